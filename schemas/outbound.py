@@ -1,0 +1,115 @@
+"""Records crmstream writes for others to read: the enriched event and the dead letter.
+
+These are public contracts (downstream services consume them), so each carries a
+``schema_version`` and is built from typed models rather than ad-hoc dicts.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from schemas.change import ChangeEvent
+from schemas.errors import ErrorCode, ErrorDetail
+
+
+class SourcePosition(BaseModel):
+    """Where an inbound message sat in Kafka, so it can be found and replayed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    topic: str
+    partition: int
+    offset: int
+
+
+class OutboundRecord(BaseModel):
+    """A record crmstream publishes: immutable, and serialized one way everywhere."""
+
+    model_config = ConfigDict(frozen=True)
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+class EnrichedChange(OutboundRecord):
+    """A validated change on ``crm.enriched``; later stages add state, quality and scores."""
+
+    schema_version: Literal[1] = 1
+    change: ChangeEvent
+    source_position: SourcePosition
+    enriched_at: AwareDatetime
+    lag_ms: float = Field(description="enriched_at minus the change's occurred_at, in ms")
+
+    @classmethod
+    def of(
+        cls, change: ChangeEvent, position: SourcePosition, now: datetime
+    ) -> EnrichedChange:
+        lag = (now - change.occurred_at).total_seconds() * 1000.0
+        return cls(change=change, source_position=position, enriched_at=now, lag_ms=lag)
+
+    def record_key(self) -> bytes:
+        """Kafka key of the record: ids are only unique within an entity type in some CRMs."""
+        return f"{self.change.entity_type.value}:{self.change.entity_id}".encode()
+
+
+class DeadLetterError(BaseModel):
+    """One reason for parking, as written to ``crm.deadletter``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: ErrorCode
+    message: str
+    field: str | None = None
+
+
+class DeadLetter(OutboundRecord):
+    """A parked message on ``crm.deadletter``: enough to understand it and to replay it.
+
+    The original bytes travel base64-encoded because they may not be valid UTF-8 or JSON,
+    and a replay must re-submit exactly what arrived. Only a message beyond the size limit
+    is cut (``original_truncated``); its full bytes stay at ``source_position`` while the
+    source topic retains them.
+    """
+
+    schema_version: Literal[1] = 1
+    errors: list[DeadLetterError] = Field(min_length=1)
+    original_value_b64: str | None
+    original_size: int = Field(ge=0, description="length of the original value in bytes")
+    original_truncated: bool = False
+    original_key_b64: str | None
+    source_position: SourcePosition
+    parked_at: AwareDatetime
+
+    @classmethod
+    def of(
+        cls,
+        errors: list[ErrorDetail],
+        value: bytes | None,
+        key: bytes | None,
+        position: SourcePosition,
+        now: datetime,
+        *,
+        keep_bytes: int,
+    ) -> DeadLetter:
+        kept = value[:keep_bytes] if value is not None else None
+        return cls(
+            errors=[DeadLetterError(code=e.code, message=e.message, field=e.field) for e in errors],
+            original_value_b64=_b64(kept),
+            original_size=len(value) if value is not None else 0,
+            original_truncated=value is not None and len(value) > keep_bytes,
+            original_key_b64=_b64(key),
+            source_position=position,
+            parked_at=now,
+        )
+
+    def original_value(self) -> bytes | None:
+        """The exact bytes that arrived, for replay after a fix."""
+        return None if self.original_value_b64 is None else base64.b64decode(self.original_value_b64)
+
+
+def _b64(data: bytes | None) -> str | None:
+    return None if data is None else base64.b64encode(data).decode("ascii")

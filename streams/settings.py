@@ -1,0 +1,120 @@
+"""One typed settings object, read from environment variables with the ``CRMSTREAM_`` prefix.
+
+Every knob of the service is a field here with its documented variable, so a wrong value
+fails at start-up with a message naming the variable instead of surfacing later as a
+confusing Kafka error. The broker address also answers to the conventional
+``KAFKA_BOOTSTRAP_SERVERS`` so the service drops into existing deployments unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "CRMSTREAM_"
+_HOST_PORT = re.compile(r"^[A-Za-z0-9_.\-\[\]:]+:\d{1,5}$")
+_TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9._\-]*$")
+
+
+class ConfigurationError(Exception):
+    """Start-up configuration is wrong; the message says which variable and why."""
+
+
+class Settings(BaseSettings):
+    """crmstream configuration; each field is read from ``CRMSTREAM_<FIELD NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    kafka_bootstrap_servers: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "CRMSTREAM_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS"
+        ),
+        description="Comma-separated host:port list of the Kafka brokers.",
+    )
+    app_id: str = Field(
+        default="crmstream",
+        min_length=1,
+        description="Faust application id: the consumer group and the prefix of internal topics.",
+    )
+    topic_prefix: str = Field(
+        default="crm.", description="Prefix of every topic name, e.g. 'crm.' gives 'crm.changes'."
+    )
+    topic_partitions: int = Field(
+        default=4, ge=1, le=1000, description="Partitions of the topics crmstream creates."
+    )
+    topic_replication_factor: int = Field(
+        default=1, ge=1, le=10, description="Replication factor of the topics crmstream creates."
+    )
+    max_message_bytes: int = Field(
+        default=1_048_576,
+        ge=1024,
+        le=64 * 1_048_576,
+        description="Inbound messages larger than this are dead-lettered as 'oversized'.",
+    )
+    processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(
+        default="at_least_once", description="Faust processing guarantee."
+    )
+    web_host: str = Field(
+        default="127.0.0.1", description="Interface the worker's web server (metrics) binds to."
+    )
+    web_port: int = Field(default=6066, ge=1, le=65535, description="Worker web server port.")
+    data_dir: Path = Field(
+        default=Path("crmstream-data"), description="Directory for the worker's local state."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="Worker log level."
+    )
+
+    @field_validator("kafka_bootstrap_servers")
+    @classmethod
+    def _host_port_list(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        servers = [server.strip() for server in value.split(",") if server.strip()]
+        bad = [server for server in servers if not _HOST_PORT.match(server)]
+        if not servers or bad:
+            raise ValueError("expected a comma-separated list of host:port, e.g. 127.0.0.1:9092")
+        return ",".join(servers)
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _legal_topic_prefix(cls, value: str) -> str:
+        if not _TOPIC_PREFIX.match(value):
+            raise ValueError("topic names may only contain letters, digits, '.', '_' and '-'")
+        return value
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """The broker list, or a clear error for commands that cannot run without Kafka."""
+        if self.kafka_bootstrap_servers is None:
+            raise ConfigurationError(
+                "no Kafka broker configured: set KAFKA_BOOTSTRAP_SERVERS (or "
+                "CRMSTREAM_KAFKA_BOOTSTRAP_SERVERS), or start a local one with "
+                "`crmstream kafka start`"
+            )
+        return self.kafka_bootstrap_servers
+
+
+def load_settings() -> Settings:
+    """Read the environment, turning validation errors into one readable message."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = [
+            f"  {_variable_name(error['loc'])}: {error['msg']}"
+            for error in exc.errors(include_input=False, include_url=False)
+        ]
+        raise ConfigurationError("invalid configuration:\n" + "\n".join(problems)) from None
+
+
+def _variable_name(loc: tuple[int | str, ...]) -> str:
+    field = str(loc[0]) if loc else "?"
+    info = Settings.model_fields.get(field.lower().removeprefix(ENV_PREFIX.lower()))
+    if info is not None and isinstance(info.validation_alias, AliasChoices):
+        return " or ".join(str(choice) for choice in info.validation_alias.choices)
+    return f"{ENV_PREFIX}{field.upper()}"

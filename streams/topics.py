@@ -1,0 +1,66 @@
+"""The topics of DESIGN.md, specified once for both Faust and the Kafka admin client.
+
+Topics are created up front (demo, tests, the compose init job) and declared again by
+the worker, so both paths must agree on partitions and configs; hence one spec list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from streams.settings import Settings
+
+# Base64 grows bytes by 4/3; the margin covers the JSON around the parked original.
+_DEADLETTER_OVERHEAD_BYTES = 64 * 1024
+
+
+class Topic(StrEnum):
+    """Logical topic names; the configured prefix is put in front of each."""
+
+    CHANGES = "changes"
+    ENRICHED = "enriched"
+    SCORES = "scores"
+    DUPLICATES = "duplicates"
+    FEEDBACK = "feedback"
+    ALERTS = "alerts"
+    DEADLETTER = "deadletter"
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """What a topic must look like on the broker."""
+
+    name: str
+    partitions: int
+    replication_factor: int
+    config: dict[str, str] = field(default_factory=dict)
+
+
+def topic_name(settings: Settings, topic: Topic) -> str:
+    return f"{settings.topic_prefix}{topic.value}"
+
+
+def deadletter_max_bytes(settings: Settings) -> int:
+    """Large enough that any inbound message we accept can be parked whole."""
+    return (settings.max_message_bytes * 4) // 3 + _DEADLETTER_OVERHEAD_BYTES
+
+
+def topic_specs(settings: Settings) -> list[TopicSpec]:
+    """Every topic of the service with its partitions and broker-side config."""
+    specs = []
+    for topic in Topic:
+        config = (
+            {"max.message.bytes": str(deadletter_max_bytes(settings))}
+            if topic is Topic.DEADLETTER
+            else {}
+        )
+        specs.append(
+            TopicSpec(
+                name=topic_name(settings, topic),
+                partitions=settings.topic_partitions,
+                replication_factor=settings.topic_replication_factor,
+                config=config,
+            )
+        )
+    return specs

@@ -1,0 +1,192 @@
+"""The native change envelope: what a producer may send and what each mistake is called."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from schemas.change import ChangeEvent, ChangeOp, EntityType
+from schemas.errors import ErrorCode, InvalidChange
+from schemas.ingest import ingest_message
+from schemas.native import parse_native_change
+from schemas.outbound import DeadLetter, EnrichedChange, SourcePosition
+
+AT = SourcePosition(topic="crm.changes", partition=3, offset=42)
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+def envelope(**overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "event_id": "evt-1",
+        "entity_type": "contact",
+        "entity_id": "003A1",
+        "op": "update",
+        "occurred_at": "2026-11-23T11:59:59Z",
+        "source": "salesforce",
+        "fields": {"email": "ada@example.com", "phone": None},
+    }
+    base.update(overrides)
+    return {key: value for key, value in base.items() if value is not ...}
+
+
+def codes_of(document: Any) -> set[str]:
+    raw = document if isinstance(document, bytes) else orjson.dumps(document)
+    with pytest.raises(InvalidChange) as caught:
+        parse_native_change(raw)
+    return {error.code.value for error in caught.value.errors}
+
+
+def test_a_valid_update_keeps_every_changed_field_including_nulls() -> None:
+    change = parse_native_change(orjson.dumps(envelope()))
+    assert change.entity_type is EntityType.CONTACT
+    assert change.op is ChangeOp.UPDATE
+    assert change.fields == {"email": "ada@example.com", "phone": None}
+    assert change.occurred_at == datetime(2026, 11, 23, 11, 59, 59, tzinfo=UTC)
+
+
+def test_offsets_are_kept_and_epoch_milliseconds_are_accepted() -> None:
+    with_offset = parse_native_change(orjson.dumps(envelope(occurred_at="2026-11-23T13:00+01:00")))
+    assert with_offset.occurred_at.utcoffset() == timedelta(hours=1)
+    epoch = parse_native_change(orjson.dumps(envelope(occurred_at=1_700_000_000_000)))
+    assert epoch.occurred_at == datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)
+
+
+def test_numeric_ids_become_strings_so_keys_compare_equal() -> None:
+    assert parse_native_change(orjson.dumps(envelope(entity_id=1234))).entity_id == "1234"
+
+
+def test_a_delete_needs_no_fields() -> None:
+    change = parse_native_change(orjson.dumps(envelope(op="delete", fields=...)))
+    assert change.op is ChangeOp.DELETE
+    assert change.fields == {}
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        (b"", "empty_message"),
+        (b"   ", "empty_message"),
+        (b'{"event_id": "e1", ', "malformed_json"),
+        (b"\xff\xfe{}", "invalid_utf8"),
+        (b"[1, 2]", "not_an_object"),
+        (envelope(entity_id=...), "missing_field"),
+        (envelope(entity_id="   "), "invalid_value"),
+        (envelope(entity_type="unicorn"), "unknown_entity_type"),
+        (envelope(op="upsert"), "unknown_op"),
+        (envelope(occurred_at="2026-11-23T11:59:59"), "invalid_timestamp"),
+        (envelope(occurred_at="yesterday"), "invalid_timestamp"),
+        (envelope(fields=["email"]), "wrong_type"),
+        (envelope(feilds={"a": 1}), "unknown_field"),
+        (envelope(fields={}), "empty_change"),
+        (envelope(op="create", fields=...), "empty_change"),
+        (envelope(source=""), "invalid_value"),
+    ],
+)
+def test_each_mistake_has_its_own_error_code(document: Any, expected: str) -> None:
+    assert expected in codes_of(document)
+
+
+def test_error_messages_never_repeat_the_offending_value() -> None:
+    secret = "jane.doe@example.com"
+    with pytest.raises(InvalidChange) as caught:
+        parse_native_change(orjson.dumps(envelope(entity_type=secret, fields=secret)))
+    assert secret not in str(caught.value)
+    assert all(error.field for error in caught.value.errors)
+
+
+def test_oversized_messages_are_rejected_before_parsing() -> None:
+    raw = orjson.dumps(envelope(fields={"notes": "x" * 5000}))
+    with pytest.raises(InvalidChange) as caught:
+        parse_native_change(raw, max_bytes=1024)
+    assert [error.code for error in caught.value.errors] == [ErrorCode.OVERSIZED]
+
+
+def test_ingest_parks_the_original_bytes_with_reasons_and_position() -> None:
+    raw = b'{"entity_type": "lead"}'
+    outcome = ingest_message(raw, b"key-1", AT, NOW, max_bytes=1024)
+    assert isinstance(outcome, DeadLetter)
+    assert outcome.original_value() == raw
+    assert outcome.source_position == AT
+    assert {error.code for error in outcome.errors} == {ErrorCode.MISSING_FIELD}
+    parked = orjson.loads(outcome.to_json())
+    assert parked["original_key_b64"] == "a2V5LTE="
+    assert parked["errors"][0]["code"] == "missing_field"
+
+
+def test_ingest_truncates_only_what_exceeds_the_limit() -> None:
+    raw = b"x" * 3000
+    outcome = ingest_message(raw, None, AT, NOW, max_bytes=1024)
+    assert isinstance(outcome, DeadLetter)
+    assert outcome.original_truncated
+    assert outcome.original_size == 3000
+    assert outcome.original_value() == raw[:1024]
+
+
+def test_ingest_enriches_a_valid_change_with_lag_and_key() -> None:
+    outcome = ingest_message(orjson.dumps(envelope()), b"003A1", AT, NOW, max_bytes=1024)
+    assert isinstance(outcome, EnrichedChange)
+    assert outcome.lag_ms == pytest.approx(1000.0)
+    assert outcome.record_key() == b"contact:003A1"
+    assert orjson.loads(outcome.to_json())["change"]["fields"]["email"] == "ada@example.com"
+
+
+def test_ingest_parks_a_message_that_breaks_our_own_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*_: Any, **__: Any) -> ChangeEvent:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr("schemas.ingest.parse_native_change", broken)
+    outcome = ingest_message(orjson.dumps(envelope()), None, AT, NOW, max_bytes=1024)
+    assert isinstance(outcome, DeadLetter)
+    assert outcome.errors[0].code is ErrorCode.PROCESSING_FAILED
+
+
+json_scalars = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=30)
+field_values = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+valid_envelopes = st.fixed_dictionaries(
+    {
+        "event_id": st.text(min_size=1, max_size=40).filter(str.strip),
+        "entity_type": st.sampled_from([t.value for t in EntityType]),
+        "entity_id": st.text(min_size=1, max_size=60).filter(str.strip) | st.integers(0, 10**12),
+        "op": st.sampled_from(["create", "update"]),
+        "occurred_at": st.datetimes(
+            min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1),
+            timezones=st.sampled_from([UTC, timezone(timedelta(hours=-5))]),
+        ).map(datetime.isoformat),
+        "source": st.text(min_size=1, max_size=20).filter(str.strip),
+        "fields": st.dictionaries(st.text(min_size=1, max_size=20), field_values, min_size=1),
+    }
+)
+
+
+@given(valid_envelopes)
+def test_every_valid_envelope_parses_and_keeps_its_fields(document: dict[str, Any]) -> None:
+    change = parse_native_change(orjson.dumps(document))
+    assert change.fields == document["fields"]
+    assert change.entity_id == str(document["entity_id"]).strip()
+    assert change.occurred_at == datetime.fromisoformat(document["occurred_at"])
+
+
+@given(st.binary(max_size=300) | valid_envelopes.map(orjson.dumps).map(lambda raw: raw[:-3]))
+def test_any_bytes_end_up_enriched_or_parked_never_raising(raw: bytes) -> None:
+    outcome = ingest_message(raw, None, AT, NOW, max_bytes=256)
+    assert isinstance(outcome, EnrichedChange | DeadLetter)
+    if isinstance(outcome, DeadLetter):
+        assert outcome.errors
+        assert outcome.errors[0].code is not ErrorCode.PROCESSING_FAILED
+
+
+@given(valid_envelopes)
+def test_reparsing_the_enriched_change_gives_the_same_change(document: dict[str, Any]) -> None:
+    outcome = ingest_message(orjson.dumps(document), None, AT, NOW, max_bytes=1 << 20)
+    assert isinstance(outcome, EnrichedChange)
+    again = EnrichedChange.model_validate_json(outcome.to_json())
+    assert again.change == outcome.change

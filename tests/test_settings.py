@@ -1,0 +1,71 @@
+"""Configuration: environment variables in, one validated settings object or a clear error."""
+
+from __future__ import annotations
+
+import pytest
+
+from streams.settings import ConfigurationError, load_settings
+from streams.topics import Topic, deadletter_max_bytes, topic_name, topic_specs
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("KAFKA_BOOTSTRAP_SERVERS", "CRMSTREAM_KAFKA_BOOTSTRAP_SERVERS"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_defaults_need_no_environment() -> None:
+    settings = load_settings()
+    assert settings.topic_prefix == "crm."
+    assert settings.web_host == "127.0.0.1"
+    assert settings.kafka_bootstrap_servers is None
+
+
+def test_the_conventional_kafka_variable_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", " 10.0.0.1:9092 , broker-2:9093 ")
+    assert load_settings().bootstrap_servers == "10.0.0.1:9092,broker-2:9093"
+
+
+def test_the_prefixed_kafka_variable_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "a:1")
+    monkeypatch.setenv("CRMSTREAM_KAFKA_BOOTSTRAP_SERVERS", "b:2")
+    assert load_settings().bootstrap_servers == "b:2"
+
+
+def test_commands_that_need_kafka_say_how_to_get_one() -> None:
+    with pytest.raises(ConfigurationError, match="crmstream kafka start"):
+        _ = load_settings().bootstrap_servers
+
+
+def test_every_wrong_variable_is_named_in_one_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "no-port-here")
+    monkeypatch.setenv("CRMSTREAM_WEB_PORT", "eighty")
+    monkeypatch.setenv("CRMSTREAM_TOPIC_PARTITIONS", "0")
+    monkeypatch.setenv("CRMSTREAM_PROCESSING_GUARANTEE", "at_most_once")
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    message = str(caught.value)
+    for variable in (
+        "KAFKA_BOOTSTRAP_SERVERS",
+        "CRMSTREAM_WEB_PORT",
+        "CRMSTREAM_TOPIC_PARTITIONS",
+        "CRMSTREAM_PROCESSING_GUARANTEE",
+    ):
+        assert variable in message
+
+
+def test_topics_follow_the_prefix_and_partitions(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRMSTREAM_TOPIC_PREFIX", "acme.crm.")
+    monkeypatch.setenv("CRMSTREAM_TOPIC_PARTITIONS", "12")
+    settings = load_settings()
+    specs = {spec.name: spec for spec in topic_specs(settings)}
+    assert set(specs) == {f"acme.crm.{topic.value}" for topic in Topic}
+    assert {spec.partitions for spec in specs.values()} == {12}
+    assert topic_name(settings, Topic.DEADLETTER) == "acme.crm.deadletter"
+
+
+def test_the_deadletter_topic_holds_any_accepted_message_base64_encoded() -> None:
+    settings = load_settings()
+    spec = next(s for s in topic_specs(settings) if s.name.endswith("deadletter"))
+    assert int(spec.config["max.message.bytes"]) == deadletter_max_bytes(settings)
+    assert deadletter_max_bytes(settings) > settings.max_message_bytes * 4 // 3
