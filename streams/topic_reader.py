@@ -1,0 +1,75 @@
+"""Reading output topics back, for the demo's summary and the end-to-end tests.
+
+Both must answer "did every input come out, and only once?", so they read a fixed set of
+topics from known offsets, with no consumer group (nothing to commit, nothing to clean up).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+
+Offsets = dict[TopicPartition, int]
+
+
+def _consumer(bootstrap_servers: str) -> KafkaConsumer:
+    return KafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        enable_auto_commit=False,
+        group_id=None,
+        client_id="crmstream-reader",
+        max_partition_fetch_bytes=16 * 1_048_576,
+    )
+
+
+def _partitions(consumer: KafkaConsumer, topics: Iterable[str]) -> list[TopicPartition]:
+    return [
+        TopicPartition(topic, partition)
+        for topic in topics
+        for partition in sorted(consumer.partitions_for_topic(topic) or ())
+    ]
+
+
+def end_offsets(bootstrap_servers: str, topics: Iterable[str]) -> Offsets:
+    """Where each partition ends now: read from here to see only what comes next."""
+    consumer = _consumer(bootstrap_servers)
+    try:
+        return dict(consumer.end_offsets(_partitions(consumer, topics)))
+    finally:
+        consumer.close()
+
+
+def read_records(
+    bootstrap_servers: str,
+    topics: Iterable[str],
+    *,
+    expected: int,
+    timeout: float,
+    start: Offsets | None = None,
+    settle: float = 2.0,
+) -> list[Any]:
+    """Read until ``expected`` records arrived (then ``settle`` s more, to catch duplicates).
+
+    Returns early with fewer records when ``timeout`` runs out, so the caller can report
+    what is missing rather than hang.
+    """
+    consumer = _consumer(bootstrap_servers)
+    try:
+        partitions = _partitions(consumer, topics)
+        consumer.assign(partitions)
+        for partition in partitions:
+            consumer.seek(partition, (start or {}).get(partition, 0))
+        records: list[Any] = []
+        deadline = time.monotonic() + timeout
+        settled_at: float | None = None
+        while time.monotonic() < min(deadline, settled_at or deadline):
+            for batch in consumer.poll(timeout_ms=200).values():
+                records.extend(batch)
+            if settled_at is None and len(records) >= expected:
+                settled_at = time.monotonic() + settle
+        return records
+    finally:
+        consumer.close()

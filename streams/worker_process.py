@@ -1,0 +1,84 @@
+"""A ``crmstream worker`` child process, for the demo and the end-to-end tests.
+
+Both need a real worker in its own process (the way it runs in production) that is
+stopped gracefully and never left behind, whatever happens to the parent.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Self
+
+
+def crmstream_command() -> list[str]:
+    """The installed console script if there is one beside this Python, else the module."""
+    script = Path(sys.executable).with_name("crmstream")
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("crmstream")
+    return [found] if found else [sys.executable, "-m", "streams.cli"]
+
+
+class WorkerProcess:
+    """Runs ``crmstream worker`` with the given environment, its output in ``log_path``."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.env = {**os.environ, **env}
+        self.log_path = log_path
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = self.log_path.open("wb")
+        self._process = subprocess.Popen(
+            [*crmstream_command(), "worker"],
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # Ctrl-C in the terminal reaches us, we stop the worker
+        )
+
+    @property
+    def returncode(self) -> int | None:
+        return None if self._process is None else self._process.poll()
+
+    def stop(self, timeout: float = 60.0) -> int:
+        """SIGTERM for a graceful shutdown (commit, flush); SIGKILL only if it hangs."""
+        process = self._process
+        if process is None:
+            return 0
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        if self._log is not None:
+            self._log.close()
+        return process.returncode
+
+    def log_tail(self, lines: int = 40) -> str:
+        if not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
