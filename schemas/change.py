@@ -9,8 +9,15 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
-
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from schemas.errors import ErrorCode
@@ -34,8 +41,16 @@ class ChangeOp(StrEnum):
     DELETE = "delete"
 
 
-RecordId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+def _strip_non_blank(value: str) -> str:
+    """Python's notion of whitespace, so an id compares equal however a CRM padded it."""
+    stripped = value.strip()
+    if not stripped:
+        raise ValueError("must not be blank")
+    return stripped
+
+
+RecordId = Annotated[str, StringConstraints(max_length=255), AfterValidator(_strip_non_blank)]
+ShortText = Annotated[str, StringConstraints(max_length=128), AfterValidator(_strip_non_blank)]
 FieldName = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 
 
@@ -68,6 +83,8 @@ class ChangeEvent(BaseModel):
     def _creates_and_updates_change_something(self) -> Self:
         if self.op is not ChangeOp.DELETE and not self.fields:
             raise PydanticCustomError(
-                ErrorCode.EMPTY_CHANGE.value, "{op} must carry at least one changed field", {"op": str(self.op)}
+                ErrorCode.EMPTY_CHANGE.value,
+                "{op} must carry at least one changed field",
+                {"op": str(self.op)},
             )
         return self

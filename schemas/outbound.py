@@ -45,9 +45,7 @@ class EnrichedChange(OutboundRecord):
     lag_ms: float = Field(description="enriched_at minus the change's occurred_at, in ms")
 
     @classmethod
-    def of(
-        cls, change: ChangeEvent, position: SourcePosition, now: datetime
-    ) -> EnrichedChange:
+    def of(cls, change: ChangeEvent, position: SourcePosition, now: datetime) -> EnrichedChange:
         lag = (now - change.occurred_at).total_seconds() * 1000.0
         return cls(change=change, source_position=position, enriched_at=now, lag_ms=lag)
 
@@ -108,7 +106,9 @@ class DeadLetter(OutboundRecord):
 
     def original_value(self) -> bytes | None:
         """The exact bytes that arrived, for replay after a fix."""
-        return None if self.original_value_b64 is None else base64.b64decode(self.original_value_b64)
+        return (
+            None if self.original_value_b64 is None else base64.b64decode(self.original_value_b64)
+        )
 
 
 def _b64(data: bytes | None) -> str | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import NoReturn
 
 import typer
@@ -17,7 +16,9 @@ cli = typer.Typer(
     pretty_exceptions_enable=False,
 )
 topics_commands = typer.Typer(help="Manage the service's Kafka topics.", no_args_is_help=True)
-cli.add_typer(kafka_commands, name="kafka", help="A local Apache Kafka broker for trials and tests.")
+cli.add_typer(
+    kafka_commands, name="kafka", help="A local Apache Kafka broker for trials and tests."
+)
 cli.add_typer(topics_commands, name="topics")
 cli.command("generate")(generate)
 
@@ -48,7 +49,8 @@ def worker() -> None:
     # Imported late: declaring the Faust app needs a valid configuration.
     from faust import Worker
 
-    from streams.agents import app
+    import streams.agents  # noqa: F401  (declares the agents on the app)
+    from streams.app import app
 
     Worker(app, loglevel=settings.log_level).execute_from_commandline()
 
@@ -103,4 +105,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

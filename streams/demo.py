@@ -7,7 +7,6 @@ machine is left as it was found.
 from __future__ import annotations
 
 import hashlib
-import socket
 import tempfile
 import urllib.request
 from collections import Counter
@@ -25,6 +24,7 @@ from schemas.outbound import DeadLetter
 from streams.generator import CrmSimulation, GeneratedEvent
 from streams.kafka_admin import ensure_topics
 from streams.local_kafka import LocalKafka
+from streams.ports import free_port, port_is_free
 from streams.publish import publish_events
 from streams.settings import Settings
 from streams.topic_reader import end_offsets, read_records
@@ -68,7 +68,9 @@ class DemoSummary:
         return table
 
 
-def run_demo(settings: Settings, *, duration: float, rate: float, seed: int, console: Console) -> DemoSummary:
+def run_demo(
+    settings: Settings, *, duration: float, rate: float, seed: int, console: Console
+) -> DemoSummary:
     """Run the whole flow once; raises if something it started fails."""
     count = max(1, int(duration * rate))
     with ExitStack() as cleanup:
@@ -78,7 +80,7 @@ def run_demo(settings: Settings, *, duration: float, rate: float, seed: int, con
         outputs = [topic_name(settings, Topic.ENRICHED), topic_name(settings, Topic.DEADLETTER)]
         start = end_offsets(bootstrap, outputs)
 
-        web_port = settings.web_port if _port_is_free(settings.web_port) else _free_port()
+        web_port = settings.web_port if port_is_free(settings.web_port) else free_port()
         metrics_url = f"http://127.0.0.1:{web_port}/metrics"
         worker = WorkerProcess(
             {
@@ -159,18 +161,3 @@ def _scrape_counter(url: str, name: str) -> float | None:
         if line.startswith(name + " "):
             return float(line.split()[1])
     return None
-
-
-def _port_is_free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])

@@ -148,7 +148,9 @@ def test_ingest_parks_a_message_that_breaks_our_own_code(monkeypatch: pytest.Mon
 json_scalars = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=30)
 field_values = st.recursive(
     json_scalars,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
     max_leaves=8,
 )
 valid_envelopes = st.fixed_dictionaries(
@@ -158,7 +160,8 @@ valid_envelopes = st.fixed_dictionaries(
         "entity_id": st.text(min_size=1, max_size=60).filter(str.strip) | st.integers(0, 10**12),
         "op": st.sampled_from(["create", "update"]),
         "occurred_at": st.datetimes(
-            min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1),
+            min_value=datetime(2000, 1, 1),
+            max_value=datetime(2100, 1, 1),
             timezones=st.sampled_from([UTC, timezone(timedelta(hours=-5))]),
         ).map(datetime.isoformat),
         "source": st.text(min_size=1, max_size=20).filter(str.strip),

@@ -18,6 +18,7 @@ from kafka import KafkaProducer
 
 from streams.generator import CrmSimulation, GeneratedEvent
 from streams.kafka_admin import ensure_topics
+from streams.ports import free_port
 from streams.publish import publish_events
 from streams.settings import Settings
 from streams.topic_reader import read_records
@@ -34,14 +35,6 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_every_generated_event_is_enriched_or_parked_exactly_once(
     kafka_bootstrap: str, isolated_names: tuple[str, str], tmp_path: Path
 ) -> None:
@@ -56,8 +49,12 @@ def test_every_generated_event_is_enriched_or_parked_exactly_once(
         "CRMSTREAM_DATA_DIR": str(tmp_path / "worker-data"),
     }
     settings = Settings.model_validate(
-        {"kafka_bootstrap_servers": kafka_bootstrap, "topic_prefix": prefix,
-         "topic_partitions": 3, "max_message_bytes": MAX_MESSAGE_BYTES}
+        {
+            "kafka_bootstrap_servers": kafka_bootstrap,
+            "topic_prefix": prefix,
+            "topic_partitions": 3,
+            "max_message_bytes": MAX_MESSAGE_BYTES,
+        }
     )
     ensure_topics(kafka_bootstrap, topic_specs(settings))
     changes = topic_name(settings, Topic.CHANGES)
@@ -98,8 +95,9 @@ def test_every_generated_event_is_enriched_or_parked_exactly_once(
 
     enriched_ids = Counter(record["change"]["event_id"] for record in enriched)
     assert enriched_ids == valid_ids, "each valid event is enriched exactly once"
-    for record, key in ((orjson.loads(r.value), r.key) for r in records if r.topic.endswith(
-            Topic.ENRICHED)):
+    for record, key in (
+        (orjson.loads(r.value), r.key) for r in records if r.topic.endswith(Topic.ENRICHED)
+    ):
         change = record["change"]
         assert key == f"{change['entity_type']}:{change['entity_id']}".encode()
 
@@ -112,7 +110,9 @@ def test_every_generated_event_is_enriched_or_parked_exactly_once(
     assert parked_by_value == expected_parked, "each invalid event is parked exactly once"
 
     codes_by_value = {
-        sha256(base64.b64decode(record["original_value_b64"])): {e["code"] for e in record["errors"]}
+        sha256(base64.b64decode(record["original_value_b64"])): {
+            e["code"] for e in record["errors"]
+        }
         for record in parked
         if record["original_value_b64"] is not None and not record["original_truncated"]
     }
@@ -120,10 +120,15 @@ def test_every_generated_event_is_enriched_or_parked_exactly_once(
         assert event.expected_error is not None
         assert event.expected_error.value in codes_by_value[sha256(event.value)]
 
-    special = [record for record in parked if record["original_value_b64"] is None
-               or record["original_truncated"]]
-    assert sorted(record["errors"][0]["code"] for record in special) == ["empty_message",
-                                                                         "oversized"]
+    special = [
+        record
+        for record in parked
+        if record["original_value_b64"] is None or record["original_truncated"]
+    ]
+    assert sorted(record["errors"][0]["code"] for record in special) == [
+        "empty_message",
+        "oversized",
+    ]
     huge = next(record for record in special if record["original_truncated"])
     assert huge["original_size"] == len(oversized)
     assert huge["source_position"]["topic"] == changes
