@@ -35,17 +35,26 @@ def _settings() -> Settings:
         _fail(str(exc))
 
 
-@cli.command()
-def worker() -> None:
-    """Run a stream-processing worker (stops cleanly on SIGTERM or Ctrl-C)."""
+def _ensure_topics(settings: Settings) -> list[str]:
+    """Create missing topics up front: the worker never relies on broker auto-creation."""
+    from kafka.errors import KafkaError
+
     from streams.kafka_admin import ensure_topics
     from streams.topics import topic_specs
 
-    settings = _settings()
     try:
-        ensure_topics(settings.bootstrap_servers, topic_specs(settings))
+        return ensure_topics(settings.bootstrap_servers, topic_specs(settings))
     except ConfigurationError as exc:
         _fail(str(exc))
+    except KafkaError as exc:
+        _fail(f"cannot create topics on Kafka at {settings.bootstrap_servers}: {exc!r}")
+
+
+@cli.command()
+def worker() -> None:
+    """Run a stream-processing worker (stops cleanly on SIGTERM or Ctrl-C)."""
+    settings = _settings()
+    _ensure_topics(settings)
     # Imported late: declaring the Faust app needs a valid configuration.
     from faust import Worker
 
@@ -89,14 +98,7 @@ def demo(
 @topics_commands.command("create")
 def create_topics() -> None:
     """Create the topics that do not exist yet (partitions and replication from settings)."""
-    from streams.kafka_admin import ensure_topics
-    from streams.topics import topic_specs
-
-    settings = _settings()
-    try:
-        created = ensure_topics(settings.bootstrap_servers, topic_specs(settings))
-    except ConfigurationError as exc:
-        _fail(str(exc))
+    created = _ensure_topics(_settings())
     typer.echo(f"created {len(created)} topic(s): {', '.join(created) or 'none missing'}")
 
 

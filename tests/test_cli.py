@@ -1,0 +1,110 @@
+"""The command line as a user meets it: clear errors, no tracebacks, the demo cleans up."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from streams.worker_process import crmstream_command
+
+BROKER_VARIABLES = ("KAFKA_BOOTSTRAP_SERVERS", "CRMSTREAM_KAFKA_BOOTSTRAP_SERVERS")
+
+
+def environment(**overrides: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in BROKER_VARIABLES}
+    env.update(overrides)
+    return env
+
+
+def run(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*crmstream_command(), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_help_needs_no_configuration() -> None:
+    result = run("--help", env=environment(CRMSTREAM_WEB_PORT="not-a-port"))
+    assert result.returncode == 0
+    for command in ("worker", "demo", "generate", "kafka", "topics"):
+        assert command in result.stdout
+
+
+def test_a_wrong_setting_stops_the_worker_with_the_variable_named() -> None:
+    result = run(
+        "worker",
+        env=environment(KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:9092", CRMSTREAM_WEB_PORT="eighty"),
+    )
+    assert result.returncode == 2
+    assert "CRMSTREAM_WEB_PORT" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_worker_without_a_broker_says_how_to_get_one() -> None:
+    result = run("worker", env=environment())
+    assert result.returncode == 2
+    assert "crmstream kafka start" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def processes_mentioning(marker: str) -> list[int]:
+    """Processes whose command line or environment names ``marker`` (our temp dir)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            text = (proc / "cmdline").read_bytes() + (proc / "environ").read_bytes()
+        except OSError:
+            continue
+        if marker.encode() in text:
+            found.append(int(proc.name))
+    return found
+
+
+@pytest.mark.kafka
+def test_the_demo_runs_to_its_summary_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    result = run(
+        "demo", "--duration", "4", "--rate", "100",
+        env=environment(TMPDIR=str(tmp_path), COLUMNS="120"),
+        timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    total = next(line for line in result.stdout.splitlines() if "total" in line)
+    sent, enriched, parked = (int(cell) for cell in total.replace("│", " ").split()[1:4])
+    assert sent == 400
+    assert enriched + parked == 400
+    assert parked > 0
+    assert "/metrics" in result.stdout
+    assert processes_mentioning(str(tmp_path)) == []
+
+
+@pytest.mark.kafka
+def test_ctrl_c_stops_everything_the_demo_started(tmp_path: Path) -> None:
+    demo = subprocess.Popen(
+        [*crmstream_command(), "demo", "--duration", "120", "--rate", "50"],
+        env=environment(TMPDIR=str(tmp_path)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert demo.stdout is not None
+    deadline = time.monotonic() + 240
+    for line in demo.stdout:
+        if "generating" in line or time.monotonic() > deadline:
+            break
+    time.sleep(2)
+    running = processes_mentioning(str(tmp_path))
+    assert len(running) >= 3, f"expected the demo, its broker and its worker, got {running}"
+    demo.send_signal(signal.SIGINT)
+    assert demo.wait(timeout=120) == 130
+    assert processes_mentioning(str(tmp_path)) == []
