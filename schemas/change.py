@@ -6,6 +6,7 @@ shape, whichever CRM or connector produced the bytes.
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Self
 
@@ -34,11 +35,24 @@ class EntityType(StrEnum):
 
 
 class ChangeOp(StrEnum):
-    """What happened to the record."""
+    """What happened to the record.
+
+    ``snapshot`` carries a record's full state as of ``occurred_at`` (a Debezium snapshot
+    read, a backfill from an export) and merges like an update that may also create.
+    ``merge`` says the records in ``merged_ids`` were merged into ``entity_id``.
+    """
 
     CREATE = "create"
     UPDATE = "update"
     DELETE = "delete"
+    UNDELETE = "undelete"
+    SNAPSHOT = "snapshot"
+    MERGE = "merge"
+
+
+# Ops that describe field values and so must carry some (unless the source signalled a gap).
+# A create may be bare: HubSpot announces a creation first and sends the values after it.
+_OPS_WITH_VALUES = frozenset({ChangeOp.UPDATE, ChangeOp.SNAPSHOT})
 
 
 def _strip_non_blank(value: str) -> str:
@@ -57,9 +71,17 @@ FieldName = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 class ChangeEvent(BaseModel):
     """One change to one CRM record.
 
-    ``fields`` holds only what changed (CDC updates are partial); a delete needs none.
+    ``fields`` holds only what changed (CDC updates are partial), by canonical field name,
+    ``None`` meaning the field was cleared; a delete needs none. ``attributes`` keeps the
+    source's custom or unmapped fields (``Foo__c``, extra columns) so nothing is dropped.
     Numeric ids are accepted and kept as strings because CRMs and databases disagree on
     whether an id is a number, and downstream keys must compare equal either way.
+
+    ``gap`` is set when the source says it lost the values of this change (Salesforce
+    ``GAP_*`` events): the record is then flagged stale instead of given invented values.
+    ``commit_number`` and ``sequence_number`` order changes that share a commit time, so an
+    older change never overwrites a newer one (see :meth:`order_key`). ``event_id`` must be
+    the same when a source redelivers the same change: that is how duplicates are dropped.
 
     >>> event = ChangeEvent.model_validate({
     ...     "event_id": "e-1", "entity_type": "lead", "entity_id": 42, "op": "update",
@@ -78,13 +100,27 @@ class ChangeEvent(BaseModel):
     occurred_at: AwareDatetime
     source: ShortText
     fields: dict[FieldName, Any] = Field(default_factory=dict)
+    attributes: dict[FieldName, Any] = Field(default_factory=dict)
+    gap: bool = False
+    merged_ids: list[RecordId] = Field(default_factory=list)
+    commit_number: int | None = None
+    sequence_number: int | None = None
 
     @model_validator(mode="after")
-    def _creates_and_updates_change_something(self) -> Self:
-        if self.op is not ChangeOp.DELETE and not self.fields:
+    def _changes_carry_what_their_op_needs(self) -> Self:
+        if self.op in _OPS_WITH_VALUES and not (self.fields or self.attributes or self.gap):
             raise PydanticCustomError(
                 ErrorCode.EMPTY_CHANGE.value,
                 "{op} must carry at least one changed field",
                 {"op": str(self.op)},
             )
+        if (self.op is ChangeOp.MERGE) != bool(self.merged_ids):
+            raise PydanticCustomError(
+                ErrorCode.INVALID_VALUE.value,
+                "merged_ids is required for a merge and only allowed there",
+            )
         return self
+
+    def order_key(self) -> tuple[datetime, int, int]:
+        """Newer changes compare greater; a change never overwrites one with a greater key."""
+        return (self.occurred_at, self.commit_number or 0, self.sequence_number or 0)

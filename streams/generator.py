@@ -957,7 +957,7 @@ INVALID_KINDS: Final[Mapping[str, ErrorCode]] = MappingProxyType(
 """Each way a generated message is broken, with the primary error code it must produce."""
 _INVALID_KIND_NAMES: Final = tuple(INVALID_KINDS)
 _BAD_ENTITY_TYPES: Final = ("ticket", "case", "campaign", "Lead", "deal", "company")
-_BAD_OPS: Final = ("upsert", "merge", "insert", "undelete", "UPDATE")
+_BAD_OPS: Final = ("upsert", "insert", "modify", "remove", "UPDATE")
 _EXTRA_KEYS: Final = ("schema_version", "changed_by", "tenant", "correlation_id", "payload")
 
 

@@ -60,10 +60,22 @@ def test_numeric_ids_become_strings_so_keys_compare_equal() -> None:
     assert parse_native_change(orjson.dumps(envelope(entity_id=1234))).entity_id == "1234"
 
 
-def test_a_delete_needs_no_fields() -> None:
-    change = parse_native_change(orjson.dumps(envelope(op="delete", fields=...)))
-    assert change.op is ChangeOp.DELETE
+@pytest.mark.parametrize("op", ["delete", "undelete", "create"])
+def test_deletes_undeletes_and_bare_creates_need_no_fields(op: str) -> None:
+    change = parse_native_change(orjson.dumps(envelope(op=op, fields=...)))
+    assert change.op == op
     assert change.fields == {}
+
+
+def test_a_merge_names_the_records_merged_into_this_one() -> None:
+    change = parse_native_change(orjson.dumps(envelope(op="merge", fields=..., merged_ids=["9"])))
+    assert change.merged_ids == ["9"]
+
+
+def test_commit_number_and_sequence_order_changes_of_the_same_instant() -> None:
+    first = parse_native_change(orjson.dumps(envelope(commit_number=5, sequence_number=1)))
+    second = parse_native_change(orjson.dumps(envelope(commit_number=5, sequence_number=2)))
+    assert first.order_key() < second.order_key()
 
 
 @pytest.mark.parametrize(
@@ -83,7 +95,9 @@ def test_a_delete_needs_no_fields() -> None:
         (envelope(fields=["email"]), "wrong_type"),
         (envelope(feilds={"a": 1}), "unknown_field"),
         (envelope(fields={}), "empty_change"),
-        (envelope(op="create", fields=...), "empty_change"),
+        (envelope(op="snapshot", fields=...), "empty_change"),
+        (envelope(op="merge"), "invalid_value"),
+        (envelope(op="update", merged_ids=["003A2"]), "invalid_value"),
         (envelope(source=""), "invalid_value"),
     ],
 )
