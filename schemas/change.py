@@ -39,7 +39,8 @@ class ChangeOp(StrEnum):
 
     ``snapshot`` carries a record's full state as of ``occurred_at`` (a Debezium snapshot
     read, a backfill from an export) and merges like an update that may also create.
-    ``merge`` says the records in ``merged_ids`` were merged into ``entity_id``.
+    ``merge`` says the records in ``merged_ids`` were merged into ``entity_id``; each of
+    them then receives a ``delete`` with ``merged_into`` (see :meth:`ChangeEvent.expand_merge`).
     """
 
     CREATE = "create"
@@ -103,6 +104,7 @@ class ChangeEvent(BaseModel):
     attributes: dict[FieldName, Any] = Field(default_factory=dict)
     gap: bool = False
     merged_ids: list[RecordId] = Field(default_factory=list)
+    merged_into: RecordId | None = None
     commit_number: int | None = None
     sequence_number: int | None = None
 
@@ -119,7 +121,35 @@ class ChangeEvent(BaseModel):
                 ErrorCode.INVALID_VALUE.value,
                 "merged_ids is required for a merge and only allowed there",
             )
+        if self.merged_into is not None and self.op is not ChangeOp.DELETE:
+            raise PydanticCustomError(
+                ErrorCode.INVALID_VALUE.value, "merged_into is only allowed on a delete"
+            )
         return self
+
+    def expand_merge(self) -> list[ChangeEvent]:
+        """A merge as one change per record it touches, so each lands on its record's key.
+
+        The survivor gets the merge itself; every merged record gets a delete that says where
+        it went, which is how a merged-away record is tombstoned on its own partition.
+        """
+        if self.op is not ChangeOp.MERGE:
+            return [self]
+        tombstones = [
+            self.model_copy(
+                update={
+                    "event_id": f"{self.event_id}:merged:{merged_id}",
+                    "entity_id": merged_id,
+                    "op": ChangeOp.DELETE,
+                    "fields": {},
+                    "attributes": {},
+                    "merged_ids": [],
+                    "merged_into": self.entity_id,
+                }
+            )
+            for merged_id in self.merged_ids
+        ]
+        return [self, *tombstones]
 
     def order_key(self) -> tuple[datetime, int, int]:
         """Newer changes compare greater; a change never overwrites one with a greater key."""
