@@ -16,10 +16,12 @@ cli = typer.Typer(
     pretty_exceptions_enable=False,
 )
 topics_commands = typer.Typer(help="Manage the service's Kafka topics.", no_args_is_help=True)
+deadletter_commands = typer.Typer(help="Work with parked messages.", no_args_is_help=True)
 cli.add_typer(
     kafka_commands, name="kafka", help="A local Apache Kafka broker for trials and tests."
 )
 cli.add_typer(topics_commands, name="topics")
+cli.add_typer(deadletter_commands, name="deadletter")
 cli.command("generate")(generate)
 
 
@@ -100,6 +102,41 @@ def create_topics() -> None:
     """Create the topics that do not exist yet (partitions and replication from settings)."""
     created = _ensure_topics(_settings())
     typer.echo(f"created {len(created)} topic(s): {', '.join(created) or 'none missing'}")
+
+
+@deadletter_commands.command("replay")
+def replay_dead_letters(
+    code: list[str] = typer.Option(  # noqa: B008 - typer declares options this way
+        [], "--code", help="Only letters with this error code (repeatable)."
+    ),
+    to_topic: str | None = typer.Option(None, help="Send here instead of the source topic."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Count, send nothing, remember nothing."),
+) -> None:
+    """Re-submit parked originals to their source topic after a fix; each letter only once."""
+    from kafka.errors import KafkaError
+
+    from streams.deadletter_replay import replay_dead_letters as replay
+    from streams.topics import Topic, topic_name
+
+    settings = _settings()
+    try:
+        report = replay(
+            bootstrap_servers=settings.bootstrap_servers,
+            deadletter_topic=topic_name(settings, Topic.DEADLETTER),
+            group_id=f"{settings.app_id}-deadletter-replay",
+            codes=code,
+            to_topic=to_topic,
+            dry_run=dry_run,
+        )
+    except (ConfigurationError, KafkaError) as exc:
+        _fail(str(exc))
+    verb = "would re-submit" if dry_run else "re-submitted"
+    sent = ", ".join(f"{n} to {t}" for t, n in sorted(report.resubmitted.items())) or "none"
+    kept = ", ".join(f"{n} {why}" for why, n in sorted(report.not_replayable.items())) or "none"
+    typer.echo(
+        f"read {report.read} dead letter(s): {verb} {sent}; "
+        f"{report.filtered_out} filtered out; not replayable: {kept}"
+    )
 
 
 def main() -> None:

@@ -74,10 +74,14 @@ def processes_mentioning(marker: str) -> list[int]:
 @pytest.mark.kafka
 def test_the_demo_runs_to_its_summary_and_leaves_nothing_behind(tmp_path: Path) -> None:
     result = run(
-        "demo", "--duration", "4", "--rate", "100",
+        "demo",
+        "--duration",
+        "4",
+        "--rate",
+        "100",
         env=environment(TMPDIR=str(tmp_path), COLUMNS="120"),
         timeout=300,
-    )  # fmt: skip
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     total = next(line for line in result.stdout.splitlines() if "total" in line)
     sent, enriched, parked = (int(cell) for cell in total.replace("│", " ").split()[1:4])
