@@ -16,6 +16,7 @@ from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "CRMSTREAM_"
+InputFormat = Literal["auto", "native", "salesforce", "debezium", "hubspot"]
 _HOST_PORT = re.compile(r"^[A-Za-z0-9_.\-\[\]:]+:\d{1,5}$")
 _TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9._\-]*$")
 
@@ -68,6 +69,29 @@ class Settings(BaseSettings):
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Worker log level."
+    )
+    input_format: InputFormat = Field(
+        default="auto",
+        description="Envelope format of the changes topic; 'auto' detects it per message.",
+    )
+    source_topics: dict[str, InputFormat] = Field(
+        default_factory=dict,
+        description="More input topics and their formats, as JSON: "
+        '{"salesforce.cdc": "salesforce", "pg.public.leads": "debezium"}.',
+    )
+    field_mapping_file: Path | None = Field(
+        default=None,
+        description="JSON or TOML file extending the built-in source-to-canonical field mapping.",
+    )
+    default_phone_region: str = Field(
+        default="US",
+        pattern=r"^[A-Z]{2}$",
+        description="ISO country code for phone numbers of records without a country.",
+    )
+    date_order: Literal["mdy", "dmy"] = Field(
+        default="mdy",
+        description="How to read dates like 03/04/2025 (month first or day first); "
+        "ambiguous ones are flagged either way.",
     )
 
     @field_validator("kafka_bootstrap_servers")

@@ -69,3 +69,16 @@ def test_the_deadletter_topic_holds_any_accepted_message_base64_encoded() -> Non
     spec = next(s for s in topic_specs(settings) if s.name.endswith("deadletter"))
     assert int(spec.config["max.message.bytes"]) == deadletter_max_bytes(settings)
     assert deadletter_max_bytes(settings) > settings.max_message_bytes * 4 // 3
+
+
+def test_extra_source_topics_are_read_as_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "CRMSTREAM_SOURCE_TOPICS", '{"sf.cdc": "salesforce", "pg.leads": "debezium"}'
+    )
+    assert load_settings().source_topics == {"sf.cdc": "salesforce", "pg.leads": "debezium"}
+
+
+def test_an_unknown_source_format_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRMSTREAM_SOURCE_TOPICS", '{"sf.cdc": "zoho"}')
+    with pytest.raises(ConfigurationError, match="CRMSTREAM_SOURCE_TOPICS"):
+        load_settings()
