@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
@@ -29,9 +29,16 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from streams.generator import GeneratedEvent, GroundTruth
+from streams.generator import GroundTruth
 
-__all__ = ["PublishError", "PublishReport", "TokenBucket", "publish_events", "write_ground_truth"]
+__all__ = [
+    "KafkaMessage",
+    "PublishError",
+    "PublishReport",
+    "TokenBucket",
+    "publish_events",
+    "write_ground_truth",
+]
 
 # Small batches and a short linger keep latency low for the live demo while still batching
 # enough for benchmark rates; acks="all" because a generator that silently loses events would
@@ -46,6 +53,16 @@ _FLUSH_TIMEOUT_S = 120.0
 _ABORT_CLOSE_TIMEOUT_S = 5.0
 _PROGRESS_EVERY = 200  # events between progress-bar refreshes; rich is slow per call
 _ERRORS_KEPT = 5
+
+
+class KafkaMessage(Protocol):
+    """What can be published: generated events, backfilled rows, anything with key and value."""
+
+    @property
+    def key(self) -> bytes | None: ...
+
+    @property
+    def value(self) -> bytes: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +181,7 @@ class _Outcomes:
 
 
 def publish_events(
-    events: Iterable[GeneratedEvent],
+    events: Iterable[KafkaMessage],
     *,
     bootstrap_servers: str,
     topic: str,
