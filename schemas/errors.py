@@ -21,6 +21,7 @@ class ErrorCode(StrEnum):
     INVALID_UTF8 = "invalid_utf8"
     MALFORMED_JSON = "malformed_json"
     NOT_AN_OBJECT = "not_an_object"
+    UNKNOWN_ENVELOPE = "unknown_envelope"
     MISSING_FIELD = "missing_field"
     UNKNOWN_FIELD = "unknown_field"
     WRONG_TYPE = "wrong_type"

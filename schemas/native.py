@@ -12,6 +12,8 @@ The envelope *is* the canonical change event, so parsing is validation; other fo
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import ValidationError
 
 from schemas.change import ChangeEvent
@@ -35,7 +37,17 @@ def parse_native_change(
     ...     sorted({error.code.value for error in exc.errors})
     ['missing_field', 'unknown_entity_type']
     """
-    document = decode_json_document(raw, max_bytes=max_bytes)
+    return native_change(decode_json_document(raw, max_bytes=max_bytes))
+
+
+def native_change(document: Any) -> ChangeEvent:
+    """Validate an already decoded native envelope; shared with :mod:`schemas.envelopes`.
+
+    >>> native_change(["not", "an", "object"])
+    Traceback (most recent call last):
+    ...
+    schemas.errors.InvalidChange: not_an_object: expected a JSON object, got list
+    """
     if not isinstance(document, dict):
         raise InvalidChange.single(
             ErrorCode.NOT_AN_OBJECT, f"expected a JSON object, got {type(document).__name__}"

@@ -94,6 +94,7 @@ from typing import Final, Generic, TypeVar
 
 import orjson
 
+from schemas.entities import FIELD_VOCABULARY
 from schemas.errors import ErrorCode
 
 __all__ = [
@@ -115,33 +116,6 @@ T = TypeVar("T")
 
 BASE_TIME: Final = datetime(2026, 1, 5, 8, 0, 0, tzinfo=UTC)
 """Where the simulated clock starts unless told otherwise: fixed, so output is reproducible."""
-
-FIELD_VOCABULARY: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
-    {
-        "lead": (
-            "first_name", "last_name", "email", "phone", "company", "title", "industry",
-            "lead_source", "status", "is_converted", "country", "state", "city", "postal_code",
-            "street", "employees", "annual_revenue", "website", "rating",
-        ),
-        "contact": (
-            "first_name", "last_name", "email", "phone", "account_id", "title", "mailing_street",
-            "mailing_city", "mailing_state", "mailing_postal_code", "mailing_country", "birthdate",
-        ),
-        "account": (
-            "name", "website", "phone", "industry", "employees", "annual_revenue",
-            "billing_street", "billing_city", "billing_state", "billing_postal_code",
-            "billing_country", "status", "plan", "contract_end_date", "churn_date",
-        ),
-        "opportunity": (
-            "account_id", "name", "amount", "stage", "close_date", "probability", "is_won",
-            "is_closed",
-        ),
-        "activity": (
-            "type", "subject", "related_type", "related_id", "activity_date", "duration_minutes",
-        ),
-    }
-)  # fmt: skip
-"""The canonical field names each entity type may carry in ``fields``."""
 
 
 # --------------------------------------------------------------------------------------------
