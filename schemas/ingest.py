@@ -1,19 +1,51 @@
-"""The first step of the flow: one inbound message in, an enriched change or a dead letter out.
+"""The first step of the flow: one inbound message in; routed changes, a skip or a dead letter out.
 
-Kept pure (the caller supplies the Kafka position and the clock) so that the rule
-"every message ends up in exactly one of two places" is tested without a broker.
+Kept pure (the caller supplies the Kafka position, the clock and the mapping) so that the
+rule "every message ends up somewhere, with a reason" is tested without a broker.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from datetime import datetime
 
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from schemas.change import ChangeEvent
+from schemas.envelopes import SourceFormat, parse_message
 from schemas.errors import ErrorCode, ErrorDetail, InvalidChange
-from schemas.native import parse_native_change
-from schemas.outbound import DeadLetter, EnrichedChange, SourcePosition
+from schemas.mapping import FieldMapping
+from schemas.outbound import DeadLetter, SourcePosition
 
 log = logging.getLogger(__name__)
+
+
+class RoutedChange(BaseModel):
+    """A canonical change on its way to its record's partition, with where it came from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    change: ChangeEvent
+    source_position: SourcePosition
+    source_format: SourceFormat | None
+    received_at: AwareDatetime
+
+    def record_key(self) -> bytes:
+        """The record table's key: ids are only unique within an entity type in some CRMs."""
+        return f"{self.change.entity_type.value}:{self.change.entity_id}".encode()
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """Exactly one of: changes to route, a reason the message holds none, or a dead letter."""
+
+    routed: list[RoutedChange] = field(default_factory=list)
+    skipped: str | None = None
+    dead_letter: DeadLetter | None = None
 
 
 def ingest_message(
@@ -22,25 +54,44 @@ def ingest_message(
     position: SourcePosition,
     now: datetime,
     *,
+    source_format: SourceFormat | None,
+    mapping: FieldMapping,
     max_bytes: int,
-) -> EnrichedChange | DeadLetter:
-    """Validate one message; never raises, because one bad message must not stop a partition.
+) -> IngestResult:
+    """Parse one message; never raises, because one bad message must not stop a partition.
 
     >>> from datetime import UTC
+    >>> from schemas.mapping import DEFAULT_FIELD_MAPPING
     >>> at = SourcePosition(topic="crm.changes", partition=0, offset=7)
-    >>> outcome = ingest_message(b"{oops", None, at, datetime.now(UTC), max_bytes=1024)
-    >>> [error.code.value for error in outcome.errors]
+    >>> result = ingest_message(b"{oops", None, at, datetime.now(UTC), source_format=None,
+    ...                         mapping=DEFAULT_FIELD_MAPPING, max_bytes=1024)
+    >>> [error.code.value for error in result.dead_letter.errors]
     ['malformed_json']
     """
     try:
-        change = parse_native_change(value, max_bytes=max_bytes)
-        return EnrichedChange.of(change, position, now)
+        parsed = parse_message(
+            value, source_format=source_format, mapping=mapping, max_bytes=max_bytes
+        )
     except InvalidChange as exc:
         errors = exc.errors
     except Exception as exc:  # a bug of ours must park the message, not crash-loop the worker
         log.exception("unexpected failure ingesting %s[%d]@%d", *_where(position))
         errors = [ErrorDetail(ErrorCode.PROCESSING_FAILED, f"internal error: {type(exc).__name__}")]
-    return DeadLetter.of(errors, value, key, position, now, keep_bytes=max_bytes)
+    else:
+        routed = [
+            RoutedChange(
+                change=change,
+                source_position=position,
+                source_format=parsed.source_format,
+                received_at=now,
+            )
+            for message_change in parsed.changes
+            for change in message_change.expand_merge()
+        ]
+        return IngestResult(routed=routed, skipped=parsed.skipped)
+    return IngestResult(
+        dead_letter=DeadLetter.of(errors, value, key, position, now, keep_bytes=max_bytes)
+    )
 
 
 def _where(position: SourcePosition) -> tuple[str, int, int]:

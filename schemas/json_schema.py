@@ -14,14 +14,15 @@ import orjson
 from pydantic import BaseModel
 
 from schemas.change import ChangeEvent
-from schemas.outbound import DeadLetter, EnrichedChange
+from schemas.enrich import EnrichedRecord
+from schemas.outbound import DeadLetter
 
 SCHEMA_DIR = Path(__file__).parent / "json"
 
 # File stem -> model; the topic each one describes is in the README's topic contracts.
 CONTRACTS: dict[str, type[BaseModel]] = {
     "change-event": ChangeEvent,
-    "enriched": EnrichedChange,
+    "enriched": EnrichedRecord,
     "deadletter": DeadLetter,
 }
 

@@ -1,4 +1,4 @@
-"""Records crmstream writes for others to read: the enriched event and the dead letter.
+"""Records crmstream writes for others to read, and where an inbound message came from.
 
 These are public contracts (downstream services consume them), so each carries a
 ``schema_version`` and is built from typed models rather than ad-hoc dicts.
@@ -12,7 +12,6 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from schemas.change import ChangeEvent
 from schemas.errors import ErrorCode, ErrorDetail
 
 
@@ -33,25 +32,6 @@ class OutboundRecord(BaseModel):
 
     def to_json(self) -> bytes:
         return self.model_dump_json().encode()
-
-
-class EnrichedChange(OutboundRecord):
-    """A validated change on ``crm.enriched``; later stages add state, quality and scores."""
-
-    schema_version: Literal[1] = 1
-    change: ChangeEvent
-    source_position: SourcePosition
-    enriched_at: AwareDatetime
-    lag_ms: float = Field(description="enriched_at minus the change's occurred_at, in ms")
-
-    @classmethod
-    def of(cls, change: ChangeEvent, position: SourcePosition, now: datetime) -> EnrichedChange:
-        lag = (now - change.occurred_at).total_seconds() * 1000.0
-        return cls(change=change, source_position=position, enriched_at=now, lag_ms=lag)
-
-    def record_key(self) -> bytes:
-        """Kafka key of the record: ids are only unique within an entity type in some CRMs."""
-        return f"{self.change.entity_type.value}:{self.change.entity_id}".encode()
 
 
 class DeadLetterError(BaseModel):

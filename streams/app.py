@@ -1,8 +1,8 @@
-"""The Faust application and its topics, declared once from the settings.
+"""The Faust application, its topics and its table, declared once from the settings.
 
 Values stay raw bytes on the way in (decoding is ingest's job, so that undecodable bytes
 become dead letters instead of Faust deserialization crashes) and are written as JSON
-produced by the typed outbound records.
+produced by the typed records of ``schemas``.
 """
 
 from __future__ import annotations
@@ -10,10 +10,34 @@ from __future__ import annotations
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from streams.settings import load_settings
-from streams.topics import Topic, deadletter_max_bytes, topic_specs
+from schemas.enrich import StandardizeOptions
+from schemas.envelopes import SourceFormat
+from schemas.mapping import FieldMapping, FieldMappingError, load_field_mapping
+from streams.settings import ConfigurationError, InputFormat, Settings, load_settings
+from streams.topics import Topic, deadletter_max_bytes, topic_name, topic_specs
+
+
+def _field_mapping(settings: Settings) -> FieldMapping:
+    try:
+        return load_field_mapping(settings.field_mapping_file)
+    except (FieldMappingError, OSError) as exc:
+        raise ConfigurationError(f"CRMSTREAM_FIELD_MAPPING_FILE: {exc}") from None
+
+
+def _source_format(configured: InputFormat) -> SourceFormat | None:
+    return None if configured == "auto" else SourceFormat(configured)
+
 
 settings = load_settings()
+field_mapping = _field_mapping(settings)
+standardize_options = StandardizeOptions(
+    default_phone_region=settings.default_phone_region, date_order=settings.date_order
+)
+# Each input topic with its envelope format; None detects the format per message.
+input_formats: dict[str, SourceFormat | None] = {
+    topic_name(settings, Topic.CHANGES): _source_format(settings.input_format),
+    **{name: _source_format(fmt) for name, fmt in settings.source_topics.items()},
+}
 
 app = faust.App(
     settings.app_id,
@@ -49,9 +73,19 @@ def _declare(topic: Topic) -> faust.TopicT:
     )
 
 
-changes_topic = _declare(Topic.CHANGES)
+inbound_topic = app.topic(*input_formats, key_type=bytes, value_type=bytes)
+routed_topic = _declare(Topic.ROUTED)
 enriched_topic = _declare(Topic.ENRICHED)
 deadletter_topic = _declare(Topic.DEADLETTER)
+
+# The current state of every record (RecordState JSON), partitioned like routed_topic.
+records_table = app.Table(
+    "records",
+    partitions=settings.topic_partitions,
+    key_type=bytes,
+    value_type=bytes,
+    help="Merged current state of each CRM record, keyed by entity type and id.",
+)
 
 
 @app.page("/metrics")

@@ -1,39 +1,84 @@
 """Prometheus metrics of the worker, served on its web port at ``/metrics``.
 
-Labels are bounded enums (entity type, op, error code): never ids or field values, so the
-series count stays small and no personal data reaches the monitoring stack.
+Labels are bounded enums (entity type, op, format, reason codes): never ids or field values,
+so the series count stays small and no personal data reaches the monitoring stack.
 """
 
 from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
 
-from schemas.outbound import DeadLetter, EnrichedChange
+from schemas.enrich import EnrichedRecord
+from schemas.ingest import IngestResult
+from schemas.outbound import DeadLetter
+
+_FAST_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5)
 
 EVENTS_CONSUMED = Counter(
-    "crmstream_events_consumed_total", "Inbound change messages read from Kafka."
+    "crmstream_events_consumed_total", "Inbound messages read from the input topics."
 )
-EVENTS_ENRICHED = Counter(
-    "crmstream_events_enriched_total",
-    "Changes validated and written to the enriched topic.",
-    ["entity_type", "op"],
+CHANGES_ROUTED = Counter(
+    "crmstream_changes_routed_total",
+    "Canonical changes decoded from inbound messages, by envelope format.",
+    ["source_format"],
+)
+MESSAGES_SKIPPED = Counter(
+    "crmstream_messages_skipped_total",
+    "Inbound messages that legitimately hold no change (tombstones, truncates...).",
+    ["reason"],
 )
 DEAD_LETTERS = Counter(
     "crmstream_dead_letters_total",
     "Messages parked on the dead-letter topic, by the first reason.",
     ["code"],
 )
+EVENTS_ENRICHED = Counter(
+    "crmstream_events_enriched_total",
+    "Changes merged into their record and written to the enriched topic.",
+    ["entity_type", "op", "merge_outcome"],
+)
+INVALID_FIELDS = Counter(
+    "crmstream_invalid_fields_total",
+    "Invalid field values seen in enriched records, by reason.",
+    ["entity_type", "reason"],
+)
+COMPLETENESS = Histogram(
+    "crmstream_record_completeness",
+    "Share of the expected fields present in each enriched record.",
+    ["entity_type"],
+    buckets=(0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0),
+)
 INGEST_SECONDS = Histogram(
     "crmstream_ingest_seconds",
-    "In-process time to validate one message and hand its result to the producer.",
-    buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5),
+    "In-process time to decode one inbound message and hand its changes to the producer.",
+    buckets=_FAST_BUCKETS,
+)
+ENRICH_SECONDS = Histogram(
+    "crmstream_enrich_seconds",
+    "In-process time to merge, standardize and assess one change.",
+    buckets=_FAST_BUCKETS,
 )
 
 
-def record_outcome(outcome: EnrichedChange | DeadLetter, seconds: float) -> None:
+def record_ingest(result: IngestResult, seconds: float) -> None:
     EVENTS_CONSUMED.inc()
     INGEST_SECONDS.observe(seconds)
-    if isinstance(outcome, EnrichedChange):
-        EVENTS_ENRICHED.labels(outcome.change.entity_type.value, outcome.change.op.value).inc()
-    else:
-        DEAD_LETTERS.labels(outcome.errors[0].code.value).inc()
+    for routed in result.routed:
+        CHANGES_ROUTED.labels(str(routed.source_format or "unknown")).inc()
+    if result.skipped is not None:
+        MESSAGES_SKIPPED.labels(result.skipped).inc()
+    if result.dead_letter is not None:
+        record_parked(result.dead_letter)
+
+
+def record_parked(letter: DeadLetter) -> None:
+    DEAD_LETTERS.labels(letter.errors[0].code.value).inc()
+
+
+def record_enriched(enriched: EnrichedRecord, seconds: float) -> None:
+    ENRICH_SECONDS.observe(seconds)
+    entity_type = enriched.record.entity_type.value
+    EVENTS_ENRICHED.labels(entity_type, enriched.change.op.value, enriched.merge_outcome).inc()
+    COMPLETENESS.labels(entity_type).observe(enriched.quality.completeness)
+    for reason in enriched.quality.invalid_fields.values():
+        INVALID_FIELDS.labels(entity_type, reason).inc()

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
+import phonenumbers
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -104,6 +105,13 @@ class Settings(BaseSettings):
         if not servers or bad:
             raise ValueError("expected a comma-separated list of host:port, e.g. 127.0.0.1:9092")
         return ",".join(servers)
+
+    @field_validator("default_phone_region")
+    @classmethod
+    def _known_phone_region(cls, value: str) -> str:
+        if value not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError("not a region libphonenumber knows (an ISO code such as US or DE)")
+        return value
 
     @field_validator("topic_prefix")
     @classmethod

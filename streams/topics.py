@@ -19,6 +19,8 @@ class Topic(StrEnum):
     """Logical topic names; the configured prefix is put in front of each."""
 
     CHANGES = "changes"
+    # Internal: canonical changes keyed by record, so each record's changes meet its state.
+    ROUTED = "changes.by-record"
     ENRICHED = "enriched"
     SCORES = "scores"
     DUPLICATES = "duplicates"

@@ -8,8 +8,10 @@ import jsonschema
 import orjson
 import pytest
 
+from schemas.enrich import StandardizeOptions, enrich_change
 from schemas.ingest import ingest_message
 from schemas.json_schema import CONTRACTS, SCHEMA_DIR, render
+from schemas.mapping import DEFAULT_FIELD_MAPPING
 from schemas.outbound import SourcePosition
 
 
@@ -34,7 +36,15 @@ def test_records_the_worker_writes_validate_against_their_schema() -> None:
         b'{"event_id":"e","entity_type":"lead","entity_id":"1","op":"create",'
         b'"occurred_at":"2026-11-23T00:00:00Z","source":"crm","fields":{"email":"a@b.co"}}'
     )
-    for raw, stem in ((good, "enriched"), (b"{", "deadletter")):
-        record = orjson.loads(ingest_message(raw, None, at, now, max_bytes=1024).to_json())
+    options = {"source_format": None, "mapping": DEFAULT_FIELD_MAPPING, "max_bytes": 1024}
+    [routed] = ingest_message(good, None, at, now, **options).routed
+    _, enriched = enrich_change(routed, None, now=now, options=StandardizeOptions())
+    letter = ingest_message(b"{", None, at, now, **options).dead_letter
+    assert letter is not None
+    for record, stem in (
+        (enriched, "enriched"),
+        (letter, "deadletter"),
+        (routed.change, "change-event"),
+    ):
         schema = orjson.loads((SCHEMA_DIR / f"{stem}.schema.json").read_bytes())
-        jsonschema.validate(record, schema)
+        jsonschema.validate(orjson.loads(record.model_dump_json()), schema)

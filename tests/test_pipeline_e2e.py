@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import urllib.request
 from collections import Counter
 from pathlib import Path
 
 import orjson
 import pytest
 from kafka import KafkaProducer
+from prometheus_client.parser import text_string_to_metric_families
 
 from streams.generator import CrmSimulation, GeneratedEvent
 from streams.kafka_admin import ensure_topics
@@ -39,13 +41,14 @@ def test_every_generated_event_is_enriched_or_parked_exactly_once(
     kafka_bootstrap: str, isolated_names: tuple[str, str], tmp_path: Path
 ) -> None:
     prefix, app_id = isolated_names
+    web_port = free_port()
     env = {
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "CRMSTREAM_APP_ID": app_id,
         "CRMSTREAM_TOPIC_PREFIX": prefix,
         "CRMSTREAM_TOPIC_PARTITIONS": "3",
         "CRMSTREAM_MAX_MESSAGE_BYTES": str(MAX_MESSAGE_BYTES),
-        "CRMSTREAM_WEB_PORT": str(free_port()),
+        "CRMSTREAM_WEB_PORT": str(web_port),
         "CRMSTREAM_DATA_DIR": str(tmp_path / "worker-data"),
     }
     settings = Settings.model_validate(
@@ -65,7 +68,8 @@ def test_every_generated_event_is_enriched_or_parked_exactly_once(
     valid_ids = Counter(event.event_id for event in events if event.expected_error is None)
     assert len(invalid) >= 50, "the generator should mix in invalid events"
 
-    # Two inputs the generator never makes: a tombstone and a message beyond the size limit.
+    # Two inputs the generator never makes: a tombstone (counted as skipped, not parked) and a
+    # message beyond the size limit.
     oversized = b'{"padding": "' + b"x" * (MAX_MESSAGE_BYTES * 2) + b'"}'
     producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, max_request_size=4 * 1_048_576)
     producer.send(changes, key=b"contact:gone", value=None)
@@ -81,9 +85,10 @@ def test_every_generated_event_is_enriched_or_parked_exactly_once(
         records = read_records(
             kafka_bootstrap,
             [topic_name(settings, Topic.ENRICHED), topic_name(settings, Topic.DEADLETTER)],
-            expected=EVENT_COUNT + 2,
+            expected=EVENT_COUNT + 1,
             timeout=180,
         )
+        metrics = scrape(web_port)
         exit_code = worker.stop(timeout=60)
         log_tail = worker.log_tail()
 
@@ -100,6 +105,8 @@ def test_every_generated_event_is_enriched_or_parked_exactly_once(
     ):
         change = record["change"]
         assert key == f"{change['entity_type']}:{change['entity_id']}".encode()
+        assert record["merge_outcome"] == "applied", "the generator never redelivers"
+        assert 0.0 <= record["quality"]["completeness"] <= 1.0
 
     parked_by_value = Counter(
         sha256(base64.b64decode(record["original_value_b64"]))
@@ -120,16 +127,22 @@ def test_every_generated_event_is_enriched_or_parked_exactly_once(
         assert event.expected_error is not None
         assert event.expected_error.value in codes_by_value[sha256(event.value)]
 
-    special = [
-        record
-        for record in parked
-        if record["original_value_b64"] is None or record["original_truncated"]
-    ]
-    assert sorted(record["errors"][0]["code"] for record in special) == [
-        "empty_message",
-        "oversized",
-    ]
-    huge = next(record for record in special if record["original_truncated"])
+    [huge] = [record for record in parked if record["original_truncated"]]
+    assert huge["errors"][0]["code"] == "oversized"
     assert huge["original_size"] == len(oversized)
     assert huge["source_position"]["topic"] == changes
-    assert len(records) == EVENT_COUNT + 2, "nothing beyond the inputs came out"
+    assert len(records) == EVENT_COUNT + 1, "nothing beyond the inputs came out"
+    assert metrics['crmstream_messages_skipped_total{reason="tombstone"}'] == 1
+    assert metrics["crmstream_events_consumed_total"] == EVENT_COUNT + 2
+
+
+def scrape(port: int) -> dict[str, float]:
+    """The worker's /metrics as 'name{labels}' -> value."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    samples = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
+            samples[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
+    return samples
