@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 import orjson
@@ -19,6 +20,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from schemas.change import ChangeEvent, ChangeOp, EntityType
 from schemas.errors import ErrorCode, InvalidChange, errors_from_validation
+from schemas.mapping import FieldMapping, ObjectMapping, TableMapping
 
 _AWARE_OR_NAIVE = TypeAdapter(datetime)
 
@@ -27,15 +29,19 @@ _AWARE_OR_NAIVE = TypeAdapter(datetime)
 class ExportLayout:
     """How one export file maps onto a canonical entity.
 
-    ``column_map`` renames source columns to canonical fields; other columns are kept as
-    attributes, never dropped.
+    ``columns`` is the same source-to-canonical mapping the live feed of that source uses
+    (a Salesforce object, a HubSpot object type, or canonical column names); columns it does
+    not map are kept as attributes, never dropped.
     """
 
-    entity_type: EntityType
+    columns: ObjectMapping
     id_column: str
     timestamp_column: str | None = None
-    column_map: Mapping[str, str] = field(default_factory=dict)
     source: str = "backfill"
+
+    @property
+    def entity_type(self) -> EntityType:
+        return self.columns.entity_type
 
 
 def snapshot_from_row(
@@ -43,7 +49,7 @@ def snapshot_from_row(
 ) -> ChangeEvent:
     """One export row as a snapshot change; empty cells are unknown values, not clearings.
 
-    >>> layout = ExportLayout(EntityType.LEAD, "Id", column_map={"Email": "email"})
+    >>> layout = ExportLayout(ObjectMapping(entity_type="lead", fields={"Email": "email"}), "Id")
     >>> change = snapshot_from_row({"Id": "00Q1", "Email": "a@x.io", "Score__c": ""},
     ...                            layout, exported_at=datetime(2026, 1, 1, tzinfo=UTC))
     >>> change.op.value, change.fields, change.attributes
@@ -56,8 +62,7 @@ def snapshot_from_row(
             ErrorCode.MISSING_FIELD, "the row has no id", field=layout.id_column
         )
     occurred_at = _row_time(present, layout, exported_at)
-    fields = {layout.column_map[c]: v for c, v in present.items() if c in layout.column_map}
-    attributes = {c: v for c, v in present.items() if c not in layout.column_map}
+    fields, attributes = layout.columns.split(present)
     try:
         return ChangeEvent(
             event_id=_content_id(layout, entity_id, occurred_at, present),
@@ -108,3 +113,77 @@ def _content_id(
         )
     ).hexdigest()
     return f"backfill:{digest[:40]}"
+
+
+class ExportSource(StrEnum):
+    """Whose column names an export uses."""
+
+    NATIVE = "native"  # canonical field names
+    SALESFORCE = "salesforce"
+    HUBSPOT = "hubspot"
+
+    @property
+    def default_id_column(self) -> str:
+        """The id column this source's exports use, unless told otherwise."""
+        return {"native": "id", "salesforce": "Id", "hubspot": "Record ID"}[self.value]
+
+
+def export_columns(
+    mapping: FieldMapping,
+    entity_type: EntityType,
+    source: ExportSource,
+    *,
+    object_name: str | None = None,
+    overrides: Mapping[str, str] | None = None,
+) -> ObjectMapping:
+    """The column mapping of an export: the live feed's mapping for that source, plus overrides.
+
+    An export of Salesforce Leads is read with the same field mapping as Salesforce's Lead
+    change events, so a backfilled record and a live one have identical canonical fields.
+
+    >>> from schemas.mapping import DEFAULT_FIELD_MAPPING
+    >>> columns = export_columns(DEFAULT_FIELD_MAPPING, EntityType.LEAD, ExportSource.SALESFORCE)
+    >>> columns.split({"FirstName": "Ada", "Score__c": "7"})
+    ({'first_name': 'Ada'}, {'Score__c': '7'})
+    """
+    base = _source_object(mapping, entity_type, source, object_name)
+    if base.entity_type is not entity_type:
+        raise ValueError(f"{source} object {object_name!r} holds {base.entity_type} records")
+    if not overrides:
+        return base
+    # Rebuilt, not copied: validation checks the overrides name canonical fields.
+    return type(base).model_validate({**base.model_dump(), "fields": {**base.fields, **overrides}})
+
+
+def _source_object(
+    mapping: FieldMapping, entity_type: EntityType, source: ExportSource, object_name: str | None
+) -> ObjectMapping:
+    if source == ExportSource.NATIVE:
+        return TableMapping(entity_type=entity_type)  # canonical column names map to themselves
+    name = object_name or _DEFAULT_OBJECTS[source].get(entity_type)
+    found = None
+    if name is not None:
+        found = (
+            mapping.salesforce_object(name)
+            if source == ExportSource.SALESFORCE
+            else mapping.hubspot_object(name)
+        )
+    if found is None:
+        raise ValueError(f"no {source} object mapping for {name or entity_type.value!r}")
+    return found
+
+
+_DEFAULT_OBJECTS: dict[ExportSource, dict[EntityType, str]] = {
+    ExportSource.SALESFORCE: {
+        EntityType.LEAD: "Lead",
+        EntityType.CONTACT: "Contact",
+        EntityType.ACCOUNT: "Account",
+        EntityType.OPPORTUNITY: "Opportunity",
+        EntityType.ACTIVITY: "Task",
+    },
+    ExportSource.HUBSPOT: {
+        EntityType.CONTACT: "contact",
+        EntityType.ACCOUNT: "company",
+        EntityType.OPPORTUNITY: "deal",
+    },
+}

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from typing import NoReturn
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
 
 import typer
 
+from schemas.backfill import ExportSource
+from schemas.change import EntityType
 from streams.cli_generate import generate
 from streams.cli_kafka import kafka_commands
 from streams.settings import ConfigurationError, Settings, load_settings
@@ -102,6 +106,72 @@ def create_topics() -> None:
     """Create the topics that do not exist yet (partitions and replication from settings)."""
     created = _ensure_topics(_settings())
     typer.echo(f"created {len(created)} topic(s): {', '.join(created) or 'none missing'}")
+
+
+@cli.command("replay")
+def replay_export(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="CSV or JSON Lines export.")
+    ],
+    *,
+    entity_type: Annotated[EntityType, typer.Option(help="What the rows are.")],
+    source: Annotated[
+        ExportSource, typer.Option(help="Whose column names: canonical, Salesforce or HubSpot.")
+    ] = ExportSource.NATIVE,
+    object_name: Annotated[
+        str | None, typer.Option("--object", help="Source object, e.g. Event [default: by type].")
+    ] = None,
+    id_column: Annotated[
+        str | None, typer.Option(help="Column of the record id [default: by source].")
+    ] = None,
+    timestamp_column: Annotated[
+        str | None, typer.Option(help="Column of each row's last-modified time [default: mtime].")
+    ] = None,
+    columns: Annotated[
+        Path | None, typer.Option(exists=True, help="JSON object: column -> canonical field.")
+    ] = None,
+    rate: Annotated[float | None, typer.Option(min=1, help="Rows per second.")] = None,
+) -> None:
+    """Backfill: load an existing CRM export as snapshot changes onto the changes topic."""
+    import orjson
+    from kafka.errors import KafkaError
+
+    from schemas.backfill import ExportLayout, export_columns
+    from schemas.mapping import FieldMappingError, load_field_mapping
+    from streams.backfill import backfill
+    from streams.publish import PublishError
+    from streams.topics import Topic, topic_name
+
+    settings = _settings()
+    try:
+        overrides = orjson.loads(columns.read_bytes()) if columns else None
+        layout = ExportLayout(
+            columns=export_columns(
+                load_field_mapping(settings.field_mapping_file),
+                entity_type,
+                source,
+                object_name=object_name,
+                overrides=overrides,
+            ),
+            id_column=id_column or source.default_id_column,
+            timestamp_column=timestamp_column,
+            source=f"backfill:{file.name}",
+        )
+        report = backfill(
+            file,
+            layout,
+            bootstrap_servers=settings.bootstrap_servers,
+            topic=topic_name(settings, Topic.CHANGES),
+            rate=rate,
+            progress=sys.stdout.isatty(),
+        )
+    except (ValueError, FieldMappingError, ConfigurationError, KafkaError, PublishError) as exc:
+        _fail(str(exc))
+    published = report.published.sent if report.published else 0
+    typer.echo(f"{report.rows} rows: {published} published as snapshot changes")
+    if report.rejects_path is not None:
+        reasons = ", ".join(f"{n} {code}" for code, n in sorted(report.reasons.items()))
+        typer.echo(f"{report.rejected} rows rejected ({reasons}): see {report.rejects_path}")
 
 
 @deadletter_commands.command("replay")

@@ -7,18 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from schemas.backfill import ExportLayout, snapshot_from_row
+from schemas.backfill import ExportLayout, ExportSource, export_columns, snapshot_from_row
 from schemas.change import ChangeOp, EntityType
 from schemas.errors import ErrorCode, InvalidChange
+from schemas.mapping import DEFAULT_FIELD_MAPPING, ObjectMapping
 from schemas.record import merge_change
 from streams.backfill import count_rows, read_rows
 
 EXPORTED = datetime(2026, 11, 1, tzinfo=UTC)
 LAYOUT = ExportLayout(
-    EntityType.CONTACT,
+    ObjectMapping(entity_type="contact", fields={"FirstName": "first_name", "Email": "email"}),
     id_column="Id",
     timestamp_column="LastModifiedDate",
-    column_map={"FirstName": "first_name", "Email": "email"},
     source="salesforce-export",
 )
 
@@ -90,3 +90,27 @@ def test_json_lines_keep_their_types(tmp_path: Path) -> None:
     export = tmp_path / "leads.jsonl"
     export.write_text('{"Id": "00Q1", "NumberOfEmployees": 250}\n\n{"Id": "00Q2"}\n')
     assert list(read_rows(export)) == [{"Id": "00Q1", "NumberOfEmployees": 250}, {"Id": "00Q2"}]
+
+
+def test_an_export_is_read_with_its_source_s_live_mapping_plus_overrides() -> None:
+    columns = export_columns(
+        DEFAULT_FIELD_MAPPING, EntityType.ACCOUNT, ExportSource.HUBSPOT, overrides={"Tier": "plan"}
+    )
+    fields, attributes = columns.split({"name": "Acme", "Tier": "pro", "notes": "x"})
+    assert fields == {"name": "Acme", "plan": "pro"}
+    assert attributes == {"notes": "x"}
+
+
+def test_canonical_exports_map_columns_named_like_fields() -> None:
+    columns = export_columns(DEFAULT_FIELD_MAPPING, EntityType.LEAD, ExportSource.NATIVE)
+    assert columns.split({"email": "a@x.io", "Custom": 1}) == ({"email": "a@x.io"}, {"Custom": 1})
+
+
+def test_an_override_to_a_non_canonical_field_is_refused() -> None:
+    with pytest.raises(ValueError, match="not a canonical"):
+        export_columns(
+            DEFAULT_FIELD_MAPPING,
+            EntityType.LEAD,
+            "salesforce",
+            overrides={"Foo": "favourite_colour"},
+        )

@@ -1,0 +1,221 @@
+"""Every inbound format end to end through a real broker and a real worker.
+
+Documented examples of Salesforce CDC, Debezium and HubSpot (the fixtures of
+test_envelopes_examples, each naming its source), a Salesforce create plus two partial
+updates on a topic configured as Salesforce, and a native create with the same values all
+go through ``crmstream worker``; the final enriched record of each entity must equal what the
+pure merge of its changes gives, and the Salesforce and native leads must be identical.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from kafka import KafkaProducer
+
+from schemas.enrich import StandardizeOptions, enrich_change
+from schemas.envelopes import parse_message
+from schemas.ingest import RoutedChange
+from schemas.mapping import extend_field_mapping
+from schemas.outbound import SourcePosition
+from schemas.record import RecordState
+from streams.kafka_admin import ensure_topics
+from streams.ports import free_port
+from streams.settings import Settings
+from streams.topic_reader import read_records
+from streams.topics import Topic, TopicSpec, topic_name, topic_specs
+from streams.worker_process import WorkerProcess
+from tests.test_envelopes_examples import (
+    DBZ_PG_CREATE,
+    DBZ_PG_DELETE,
+    DBZ_PG_TRUNCATE,
+    DBZ_PG_UPDATE,
+    HS_DOCUMENTED_BATCH,
+    HS_LIFECYCLE_BATCH,
+    SF_COMETD_WRAPPED_LEAD,
+    SF_COMPOUND_CREATE,
+    SF_CONFLUENT_CONNECTOR_CREATE,
+)
+from tests.test_pipeline_e2e import scrape
+
+pytestmark = pytest.mark.kafka
+
+MAPPING_FILE = '[debezium.customers]\nentity_type = "contact"\n'
+MAPPING = extend_field_mapping({"debezium": {"customers": {"entity_type": "contact"}}})
+T0 = 1_764_000_000_000  # epoch ms
+
+
+def sf_lead(change_type: str, sequence: int, changed: list[str], **values: Any) -> dict[str, Any]:
+    header = {
+        "entityName": "Lead",
+        "recordIds": ["00Q000000000001AAA"],
+        "changeType": change_type,
+        "changedFields": changed,
+        "transactionKey": f"tx-{sequence}",
+        "sequenceNumber": 1,
+        "commitTimestamp": T0 + sequence * 60_000,
+        "commitNumber": 100 + sequence,
+        "commitUser": "005000000000001AAA",
+    }
+    return {"ChangeEventHeader": header, **values}
+
+
+SF_CREATE = sf_lead(
+    "CREATE",
+    0,
+    [],
+    Name={"FirstName": "grace", "LastName": "HOPPER"},
+    Company="Cobol Systems, Inc.",
+    Email="Grace.Hopper@Cobol.example",
+    Phone="(415) 555-2671",
+    Country="USA",
+    LeadSource="Web",
+)
+SF_UPDATE_TITLE = sf_lead("UPDATE", 1, ["Title"], Title="Rear Admiral")
+SF_UPDATE_EMAIL = sf_lead("UPDATE", 2, ["Email"], Email="grace@navy.example")
+NATIVE_SAME_LEAD = {
+    "event_id": "native-lead-2",
+    "entity_type": "lead",
+    "entity_id": "native-lead-2",
+    "op": "create",
+    "occurred_at": datetime.fromtimestamp((T0 + 120_000) / 1000, UTC).isoformat(),
+    "source": "native",
+    "fields": {
+        "first_name": "grace",
+        "last_name": "HOPPER",
+        "company": "Cobol Systems, Inc.",
+        "email": "grace@navy.example",
+        "phone": "(415) 555-2671",
+        "country": "USA",
+        "lead_source": "Web",
+        "title": "Rear Admiral",
+    },
+}
+
+CHANGES_TOPIC_MESSAGES: list[Any] = [
+    SF_COMETD_WRAPPED_LEAD,
+    SF_COMPOUND_CREATE,
+    SF_CONFLUENT_CONNECTOR_CREATE,
+    DBZ_PG_CREATE,
+    DBZ_PG_UPDATE,
+    DBZ_PG_DELETE,
+    None,  # Debezium's tombstone after the delete
+    DBZ_PG_TRUNCATE,
+    HS_DOCUMENTED_BATCH,
+    HS_LIFECYCLE_BATCH,
+    NATIVE_SAME_LEAD,
+]
+SALESFORCE_TOPIC_MESSAGES: list[Any] = [SF_CREATE, SF_UPDATE_TITLE, SF_UPDATE_EMAIL]
+OBSERVED = ("fields", "attributes", "deleted", "merged_into", "merged_ids", "stale")
+
+
+def encode(message: Any) -> bytes | None:
+    return None if message is None else orjson.dumps(message)
+
+
+def expected_records(messages: list[Any]) -> dict[str, dict[str, Any]]:
+    """What the pure code says each record must look like after all these messages."""
+    now = datetime.now(UTC)
+    position = SourcePosition(topic="t", partition=0, offset=0)
+    states: dict[str, RecordState] = {}
+    views: dict[str, dict[str, Any]] = {}
+    for message in messages:
+        parsed = parse_message(
+            encode(message), source_format=None, mapping=MAPPING, max_bytes=1 << 20
+        )
+        for change in (c for parsed_change in parsed.changes for c in parsed_change.expand_merge()):
+            routed = RoutedChange(
+                change=change, source_position=position, source_format=None, received_at=now
+            )
+            key = routed.record_key().decode()
+            states[key], enriched = enrich_change(
+                routed, states.get(key), now=now, options=StandardizeOptions()
+            )
+            views[key] = enriched.record.model_dump(mode="json", include=set(OBSERVED))
+    return views
+
+
+def keyed(messages: list[Any]) -> Iterator[tuple[bytes | None, bytes | None]]:
+    for number, message in enumerate(messages):
+        yield f"message-{number}".encode(), encode(message)
+
+
+def test_every_format_comes_out_as_the_expected_canonical_records(
+    kafka_bootstrap: str, isolated_names: tuple[str, str], tmp_path: Path
+) -> None:
+    prefix, app_id = isolated_names
+    salesforce_topic = f"{prefix}sf.cdc"
+    mapping_file = tmp_path / "mapping.toml"
+    mapping_file.write_text(MAPPING_FILE)
+    web_port = free_port()
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "CRMSTREAM_APP_ID": app_id,
+        "CRMSTREAM_TOPIC_PREFIX": prefix,
+        "CRMSTREAM_TOPIC_PARTITIONS": "2",
+        "CRMSTREAM_SOURCE_TOPICS": orjson.dumps({salesforce_topic: "salesforce"}).decode(),
+        "CRMSTREAM_FIELD_MAPPING_FILE": str(mapping_file),
+        "CRMSTREAM_WEB_PORT": str(web_port),
+        "CRMSTREAM_DATA_DIR": str(tmp_path / "worker-data"),
+    }
+    settings = Settings.model_validate({"topic_prefix": prefix, "topic_partitions": 2})
+    ensure_topics(kafka_bootstrap, [*topic_specs(settings), TopicSpec(salesforce_topic, 1, 1)])
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
+    for key, value in keyed(CHANGES_TOPIC_MESSAGES):
+        producer.send(topic_name(settings, Topic.CHANGES), key=key, value=value)
+    for key, value in keyed(SALESFORCE_TOPIC_MESSAGES):
+        producer.send(salesforce_topic, key=key, value=value)
+    producer.flush()
+
+    expected = expected_records(CHANGES_TOPIC_MESSAGES) | expected_records(
+        SALESFORCE_TOPIC_MESSAGES
+    )
+    expected_outputs = sum(
+        len(change.expand_merge())
+        for message in CHANGES_TOPIC_MESSAGES + SALESFORCE_TOPIC_MESSAGES
+        for change in parse_message(
+            encode(message), source_format=None, mapping=MAPPING, max_bytes=1 << 20
+        ).changes
+    )
+    with WorkerProcess(env, tmp_path / "worker.log") as worker:
+        records = read_records(
+            kafka_bootstrap,
+            [topic_name(settings, Topic.ENRICHED), topic_name(settings, Topic.DEADLETTER)],
+            expected=expected_outputs,
+            timeout=120,
+        )
+        metrics = scrape(web_port)
+        assert worker.stop() == 0, worker.log_tail()
+
+    assert not [r for r in records if r.topic.endswith("deadletter")], "nothing is parked"
+    assert len(records) == expected_outputs
+    final: dict[str, dict[str, Any]] = {}
+    for record in records:  # per key, the last one is the record's final state
+        enriched = orjson.loads(record.value)
+        final[record.key.decode()] = {k: enriched["record"][k] for k in OBSERVED}
+    assert final == expected
+
+    salesforce_lead = final["lead:00Q000000000001AAA"]
+    assert salesforce_lead == final["lead:native-lead-2"], "same values, whatever the format"
+    assert salesforce_lead["fields"] == {
+        "first_name": "Grace",
+        "last_name": "Hopper",
+        "company": "Cobol Systems, Inc.",
+        "email": "grace@navy.example",
+        "phone": "+14155552671",
+        "country": "US",
+        "lead_source": "Web",
+        "title": "Rear Admiral",
+    }
+    documented_lead = final["lead:00Q5e00000AbCdEEAZ"]
+    assert documented_lead["fields"]["country"] == "GB"
+    assert documented_lead["attributes"]["Score__c"] == 87
+    assert final["contact:1"]["deleted"] is True
+    assert metrics['crmstream_messages_skipped_total{reason="tombstone"}'] == 1
+    assert metrics['crmstream_messages_skipped_total{reason="truncate"}'] == 1
+    assert metrics['crmstream_changes_routed_total{source_format="salesforce"}'] >= 6
