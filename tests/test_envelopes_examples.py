@@ -772,7 +772,8 @@ def _mutate(document: Any, rng: random.Random) -> Any:
     return document
 
 
-def _mutated_bytes(rng: random.Random) -> bytes:
+def mutated_example(rng: random.Random) -> bytes:
+    """One documented example, mutated 1-4 times, sometimes truncated (shared with the e2e fuzz)."""
     document, _ = EXAMPLES[rng.choice(list(EXAMPLES))]
     for _ in range(rng.randint(1, 4)):
         document = _mutate(document, rng)
@@ -801,7 +802,7 @@ def _outcome(raw: bytes, source_format: SourceFormat | None) -> ParsedMessage | 
 def test_mutated_examples_give_valid_changes_or_invalid_change(rng: random.Random) -> None:
     formats: list[SourceFormat | None] = [None, *SourceFormat]
     for _ in range(_MUTATIONS_PER_ROUND):
-        outcome = _outcome(_mutated_bytes(rng), rng.choice(formats))
+        outcome = _outcome(mutated_example(rng), rng.choice(formats))
         if isinstance(outcome, InvalidChange):
             assert outcome.errors
             assert all(isinstance(error.code, ErrorCode) for error in outcome.errors)
