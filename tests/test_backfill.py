@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
 import pytest
 
 from schemas.backfill import ExportLayout, ExportSource, export_columns, snapshot_from_row
 from schemas.change import ChangeOp, EntityType
 from schemas.errors import ErrorCode, InvalidChange
 from schemas.mapping import DEFAULT_FIELD_MAPPING, ObjectMapping
+from schemas.native import parse_native_change
 from schemas.record import merge_change
 from streams.backfill import count_rows, read_rows
+from streams.kafka_admin import ensure_topics
+from streams.settings import Settings
+from streams.topic_reader import read_records
+from streams.topics import topic_specs
+from streams.worker_process import crmstream_command
 
 EXPORTED = datetime(2026, 11, 1, tzinfo=UTC)
 LAYOUT = ExportLayout(
@@ -114,3 +123,55 @@ def test_an_override_to_a_non_canonical_field_is_refused() -> None:
             "salesforce",
             overrides={"Foo": "favourite_colour"},
         )
+
+
+@pytest.mark.kafka
+def test_the_replay_command_publishes_rows_and_lists_rejects(
+    kafka_bootstrap: str, isolated_names: tuple[str, str], tmp_path: Path
+) -> None:
+    prefix, _ = isolated_names
+    settings = Settings.model_validate({"topic_prefix": prefix, "topic_partitions": 1})
+    ensure_topics(kafka_bootstrap, topic_specs(settings))
+    export = tmp_path / "leads.csv"
+    export.write_text(
+        "Id,FirstName,LastName,Email,LastModifiedDate,Score__c\n"
+        "00Q1,Ada,Lovelace,ada@example.com,2026-10-01T10:00:00Z,87\n"
+        ",No,Id,nobody@example.com,2026-10-01T10:00:00Z,1\n"
+        "00Q3,Grace,Hopper,grace@example.com,2026-10-02T10:00:00Z,\n"
+    )
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "CRMSTREAM_TOPIC_PREFIX": prefix,
+    }
+    result = subprocess.run(
+        [
+            *crmstream_command(),
+            "replay",
+            str(export),
+            "--entity-type",
+            "lead",
+            "--source",
+            "salesforce",
+            "--timestamp-column",
+            "LastModifiedDate",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "3 rows: 2 published" in result.stdout
+    rejects = (tmp_path / "leads.csv.rejects.jsonl").read_text().splitlines()
+    assert [orjson.loads(line)["row"] for line in rejects] == [2]
+
+    published = read_records(kafka_bootstrap, [f"{prefix}changes"], expected=2, timeout=30)
+    changes = [parse_native_change(record.value) for record in published]
+    assert {c.entity_id: c.fields["first_name"] for c in changes} == {
+        "00Q1": "Ada",
+        "00Q3": "Grace",
+    }
+    assert {c.op for c in changes} == {ChangeOp.SNAPSHOT}
+    assert next(c for c in changes if c.entity_id == "00Q1").attributes["Score__c"] == "87"
