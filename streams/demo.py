@@ -41,6 +41,9 @@ class DemoSummary:
     sent: Counter[str] = field(default_factory=Counter)
     enriched: Counter[str] = field(default_factory=Counter)
     parked: Counter[str] = field(default_factory=Counter)
+    completeness: Counter[str] = field(default_factory=Counter)  # summed, per entity type
+    corrected: Counter[str] = field(default_factory=Counter)  # fields fixed by standardization
+    invalid: Counter[str] = field(default_factory=Counter)  # invalid field values kept
     consumed_metric: float | None = None
 
     @property
@@ -49,23 +52,36 @@ class DemoSummary:
 
     def table(self) -> Table:
         table = Table(title="crmstream demo: every event in, and where it came out")
-        for column in ("entity type", "events in", "enriched", "dead-lettered"):
-            table.add_column(column, justify="left" if column == "entity type" else "right")
-        for entity_type in sorted(self.sent):
-            table.add_row(
-                entity_type,
-                str(self.sent[entity_type]),
-                str(self.enriched[entity_type]),
-                str(self.parked[entity_type]),
-            )
-        table.add_row(
-            "total",
-            str(sum(self.sent.values())),
-            str(sum(self.enriched.values())),
-            str(sum(self.parked.values())),
-            style="bold",
+        columns = (
+            "entity type",
+            "events in",
+            "enriched",
+            "dead-lettered",
+            "completeness",
+            "fields corrected",
+            "invalid values",
         )
+        for column in columns:
+            table.add_column(column, justify="left" if column == "entity type" else "right")
+        for label in sorted(self.sent):
+            table.add_row(label, *self._row(label))
+        table.add_row("total", *self._row(None), style="bold")
         return table
+
+    def _row(self, label: str | None) -> list[str]:
+        def count(counter: Counter[str]) -> int:
+            return sum(counter.values()) if label is None else counter[label]
+
+        enriched = count(self.enriched)
+        completeness = f"{count(self.completeness) / enriched:.0%}" if enriched else "-"
+        return [
+            str(count(self.sent)),
+            str(enriched),
+            str(count(self.parked)),
+            completeness,
+            str(count(self.corrected)),
+            str(count(self.invalid)),
+        ]
 
 
 def run_demo(
@@ -141,7 +157,11 @@ def _count_outputs(records: list[Any], summary: DemoSummary, labels: dict[str, s
     for record in records:
         value = orjson.loads(record.value)
         if record.topic.endswith(Topic.ENRICHED):
-            summary.enriched[value["change"]["entity_type"]] += 1
+            entity_type, quality = value["change"]["entity_type"], value["quality"]
+            summary.enriched[entity_type] += 1
+            summary.completeness[entity_type] += quality["completeness"]
+            summary.corrected[entity_type] += len(quality["corrected_fields"])
+            summary.invalid[entity_type] += len(quality["invalid_fields"])
         else:
             original = DeadLetter.model_validate(value).original_value() or b""
             summary.parked[labels.get(_digest(original), INVALID)] += 1
