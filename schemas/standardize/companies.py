@@ -111,7 +111,7 @@ def _capitalize_parts(word: str) -> str:
     return "".join(out)
 
 
-@lru_cache(maxsize=16_384)
+@lru_cache(maxsize=4096)
 def company_key(name: str) -> str:
     """The matching key of a company name (see the module docstring); cached.
 

@@ -77,7 +77,9 @@ def standardize_person_name(value: object) -> Standardized:
         return empty(value)
     if not _plausible(text):
         return invalid(value, Reason.INVALID_NAME)
-    return standardized(value, unicodedata.normalize("NFC", _recase(text)))
+    # Apostrophes once more: title-casing U+0149 ("'n" in one letter) writes U+02BC.
+    cased = unicodedata.normalize("NFC", _recase(text)).translate(_TO_ASCII_APOSTROPHE)
+    return standardized(value, cased)
 
 
 def _plausible(text: str) -> bool:

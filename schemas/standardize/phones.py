@@ -4,7 +4,8 @@ A number written without its country code is read in ``region``: the record's co
 has one, else the deployment's default region (see
 :func:`~schemas.standardize.record.standardize_fields`). A number is valid only when
 libphonenumber knows it as a valid number of its country (length and prefixes), not merely a
-possible length.
+possible length, and when it fits E.164's 15 digits (libphonenumber accepts a few longer
+German numbers with direct-dial extensions, which E.164 cannot write).
 
 Extensions ("x123", "ext. 12") are dropped and flagged ``extension_dropped``: E.164 has no
 place for them, a dialler or a duplicate matcher wants the line itself, and the change
@@ -39,6 +40,7 @@ SUPPORTED_REGIONS: frozenset[str] = frozenset(phonenumbers.SUPPORTED_REGIONS)
 """Regions libphonenumber can read national numbers in (ISO alpha-2 codes)."""
 
 _MAX_LENGTH = 100  # libphonenumber refuses more than 250 characters; real numbers are short
+_MAX_E164_LENGTH = 16  # "+" and at most 15 digits
 
 
 @memoized
@@ -56,6 +58,8 @@ def standardize_phone(value: object, *, region: str | None) -> Standardized:
     if not _valid(number, region):
         return invalid(value, Reason.INVALID_PHONE)
     e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    if len(e164) > _MAX_E164_LENGTH:
+        return invalid(value, Reason.INVALID_PHONE)
     return standardized(value, e164, (Flag.EXTENSION_DROPPED,) if number.extension else ())
 
 

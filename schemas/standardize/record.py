@@ -136,8 +136,8 @@ def standardize_fields(
         raise ValueError(f"default_region {default_region!r} is not a known phone region")
     spec = ENTITIES[EntityType(entity_type)]
     country = _record_country(fields, spec.country_field)
-    region = country if country in SUPPORTED_REGIONS else default_region
-    context = _Context(country, region or default_region, date_order)
+    region = country if country is not None and country in SUPPORTED_REGIONS else default_region
+    context = _Context(country, region, date_order)
     out = StandardizedFields(fields={}, invalid={}, corrected=[], flags={}, derived={})
     for name, value in fields.items():
         field_spec = spec.fields.get(name)

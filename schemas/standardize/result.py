@@ -117,7 +117,7 @@ def empty(original: object) -> Standardized:
     return Standardized(None, True, None, _NO_FLAGS, original is not None)
 
 
-_MEMO_SIZE = 16_384
+_MEMO_SIZE = 4096  # per standardizer: a few MB when full
 _MEMO_MAX_TEXT = 256
 
 

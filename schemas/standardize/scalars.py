@@ -103,7 +103,11 @@ def json_number(value: Decimal) -> int | float | None:
     if value == value.to_integral_value() and abs(value) < _INT64:
         return int(value)
     as_float = float(value)
-    return as_float if math.isfinite(as_float) else None
+    if not math.isfinite(as_float):
+        return None
+    # 7229321008649896.8 is 7229321008649897.0 as a float: whole, so an int, as it would be
+    # when read again (standardizing must not change its mind on its own output).
+    return int(as_float) if as_float.is_integer() and abs(as_float) < _INT64 else as_float
 
 
 def parse_number(value: object) -> ParsedDecimal | None:
