@@ -1,10 +1,12 @@
 """``crmstream generate``: publish a reproducible synthetic CRM change stream to Kafka.
 
 Registered on the main typer app with ``app.command("generate")(generate)``. The events come
-from :class:`streams.generator.CrmSimulation` (same seed, same bytes), go out through
+from :class:`streams.generator.CrmSimulation` (same seed, same bytes), rendered by
+:class:`streams.source_formats.FormattedSimulation` in the envelope ``--format`` asks for
+(native, Salesforce CDC, Debezium, HubSpot webhooks, or a per-message mix), go out through
 :func:`streams.publish.publish_events`, and the run's ground truth (invalid messages and their
-expected errors, duplicate pairs, outcome labels) is written next to it for tests and
-benchmarks to check the pipeline against.
+expected errors, duplicate pairs, outcome labels, the format) is written next to it for tests
+and benchmarks to check the pipeline against.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from kafka.errors import KafkaError
 from streams.generator import CrmSimulation
 from streams.publish import PublishError, publish_events, write_ground_truth
 from streams.settings import ConfigurationError, load_settings
+from streams.source_formats import FormattedSimulation, OutputFormat
 from streams.topics import Topic, topic_name
 
 __all__ = ["generate"]
@@ -52,6 +55,15 @@ def generate(
         str | None,
         typer.Option("--topic", help="Topic to publish to [default: the changes topic]."),
     ] = None,
+    output_format: Annotated[
+        OutputFormat,
+        typer.Option(
+            "--format",
+            case_sensitive=False,
+            help="Envelope of valid events: as crmstream's own, as a real source sends them, "
+            "or mixed per message. Broken messages stay native.",
+        ),
+    ] = OutputFormat.NATIVE,
 ) -> None:
     """Publish COUNT synthetic CRM change events and write their ground truth."""
     if rate is not None and rate <= 0:
@@ -62,7 +74,10 @@ def generate(
     except ConfigurationError as exc:
         _fail(str(exc), _USAGE_ERROR)
     topic = topic or topic_name(settings, Topic.CHANGES)
-    simulation = CrmSimulation(seed, duplicate_share=duplicate_share, invalid_share=invalid_share)
+    simulation = FormattedSimulation(
+        CrmSimulation(seed, duplicate_share=duplicate_share, invalid_share=invalid_share),
+        output_format,
+    )
     try:
         report = publish_events(
             simulation.events(count),
@@ -79,8 +94,9 @@ def generate(
     write_ground_truth(simulation.ground_truth, ground_truth)
     truth = simulation.ground_truth
     typer.echo(
-        f"published {report.sent} events to {topic} in {report.elapsed_s:.1f} s "
-        f"({report.events_per_s:,.0f}/s, seed {seed}): {len(truth.invalid)} invalid, "
+        f"published {report.sent} {output_format.value} events to {topic} in "
+        f"{report.elapsed_s:.1f} s ({report.events_per_s:,.0f}/s, seed {seed}): "
+        f"{len(truth.invalid)} invalid, "
         f"{len(truth.duplicates)} duplicates, {len(truth.outcomes)} labels; "
         f"ground truth in {ground_truth}"
     )

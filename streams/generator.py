@@ -95,6 +95,7 @@ from typing import Final, Generic, TypeVar
 import orjson
 
 from schemas.entities import FIELD_VOCABULARY
+from schemas.envelopes import SourceFormat
 from schemas.errors import ErrorCode
 
 __all__ = [
@@ -130,7 +131,11 @@ class GeneratedEvent:
     ``key`` is the entity id in UTF-8 (``None`` when the message deliberately has none),
     ``value`` the exact message bytes, ``index`` its position in the run. ``expected_error``
     is set only for deliberately invalid messages, whose ``entity_type`` is then ``None``
-    because the message cannot be trusted to say it.
+    because the message cannot be trusted to say it. ``event_id`` is the id the pipeline
+    will see on the change (for a message holding several, the first one's).
+    ``source_format`` says which envelope ``value`` is: the simulation writes native ones,
+    :class:`streams.source_formats.FormattedSimulation` re-renders them as other sources send
+    them.
     """
 
     key: bytes | None
@@ -139,6 +144,7 @@ class GeneratedEvent:
     event_id: str | None
     entity_type: str | None
     expected_error: ErrorCode | None = None
+    source_format: SourceFormat = SourceFormat.NATIVE
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,13 +190,16 @@ class GroundTruth:
     """What a perfect pipeline should find in a generated run, filled while generating.
 
     Kept small enough for million-event runs: per-event data is held only for the invalid,
-    duplicate and outcome events, never for every event.
+    duplicate and outcome events, never for every event. ``format`` is how the valid events
+    were sent (``native`` unless :class:`streams.source_formats.FormattedSimulation` says
+    otherwise); what they mean, and so everything else here, is the same in every format.
     """
 
     seed: int
     duplicate_share: float
     invalid_share: float
     start: datetime
+    format: str = "native"
     count: int = 0
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     invalid: list[InvalidEventTruth] = field(default_factory=list)
@@ -204,6 +213,7 @@ class GroundTruth:
             by_error[item.expected_error.value] = by_error.get(item.expected_error.value, 0) + 1
         return {
             "seed": self.seed,
+            "format": self.format,
             "count": self.count,
             "duplicate_share": self.duplicate_share,
             "invalid_share": self.invalid_share,
@@ -992,15 +1002,18 @@ class _Pool:
     """Live records of one type, capped so memory stays flat however long the run.
 
     When full, a random record is forgotten: it simply receives no more events, like a stale
-    CRM record nobody touches again.
+    CRM record nobody touches again. Every record leaving the pool (forgotten, deleted,
+    decided) is noted in ``retired``, so that whoever keeps per-record state outside the
+    simulation can forget it too.
     """
 
-    __slots__ = ("_cap", "_position", "_records")
+    __slots__ = ("_cap", "_position", "_records", "_retired")
 
-    def __init__(self, cap: int) -> None:
+    def __init__(self, cap: int, retired: list[str]) -> None:
         self._cap = cap
         self._records: list[_Record] = []
         self._position: dict[str, int] = {}
+        self._retired = retired
 
     def __len__(self) -> int:
         return len(self._records)
@@ -1015,6 +1028,7 @@ class _Pool:
         position = self._position.pop(record.entity_id, None)
         if position is None:
             return
+        self._retired.append(record.entity_id)
         last = self._records.pop()
         if last is not record:
             self._records[position] = last
@@ -1178,7 +1192,10 @@ class CrmSimulation:
         self._t = 0  # seconds since start
         self._index = 0
         self._next_id = dict.fromkeys(_ID_PREFIX, 0)
-        self._pools = {entity_type: _Pool(cap) for entity_type, cap in _LIVE_POOL_CAP.items()}
+        self._retired: list[str] = []
+        self._pools = {
+            entity_type: _Pool(cap, self._retired) for entity_type, cap in _LIVE_POOL_CAP.items()
+        }
         self._duplicate_sources = {
             "lead": _Reservoir(_DUPLICATE_SOURCE_CAP),
             "contact": _Reservoir(_DUPLICATE_SOURCE_CAP),
@@ -1263,9 +1280,19 @@ class CrmSimulation:
         for _ in range(count):
             yield self._next_event()
 
+    @property
+    def retired_ids(self) -> tuple[str, ...]:
+        """Ids of the records that left the simulation while it made the latest event.
+
+        No later event changes them, so state kept per record outside the simulation (a
+        renderer's table rows) can be dropped and stays as bounded as the simulation's own.
+        """
+        return tuple(self._retired)
+
     def _next_event(self) -> GeneratedEvent:
         rng = self._rng
         index = self._index
+        self._retired.clear()
         self._index += 1
         gap = 1 + int(rng.expovariate(1.0 / _MEAN_GAP_SECONDS))
         self._t += gap
