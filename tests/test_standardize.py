@@ -676,3 +676,10 @@ def test_unknown_category_and_bad_scalars_are_invalid() -> None:
 def test_reason_and_flag_codes_are_snake_case() -> None:
     for code in [*Reason, *Flag]:
         assert re.fullmatch(r"[a-z]+(_[a-z]+)*", code.value)
+
+
+def test_a_debezium_date_column_counts_days_since_the_epoch() -> None:
+    # io.debezium.time.Date: 2024-02-29 is day 19,782; negative days are before 1970.
+    assert standardize_date(19_782).value == "2024-02-29"
+    assert standardize_date(-1).value == "1969-12-31"
+    assert standardize_datetime(19_782).value == "1970-01-01T05:29:42Z", "date-times stay epochs"

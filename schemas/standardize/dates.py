@@ -9,7 +9,8 @@ Accepted input, tried in this order:
 
 * ``date``/``datetime`` objects;
 * numbers and digit strings: eight digits that form a date from 1900 to 2100 are
-  ``YYYYMMDD``; any other number is a Unix epoch, its unit chosen by magnitude (below 1e11:
+  ``YYYYMMDD``; for a date field an integer below 100,000 counts days (Debezium's DATE);
+  any other number is a Unix epoch, its unit chosen by magnitude (below 1e11:
   seconds, i.e. up to the year 5138; below 1e14: milliseconds; below 1e17: microseconds;
   beyond: invalid);
 * ISO 8601 as Python reads it (``2025-03-04``, ``2025-03-04T10:00:00+02:00``, ``...Z``,
@@ -67,6 +68,7 @@ from schemas.standardize.text import fold_ascii
 __all__ = ["standardize_date", "standardize_datetime"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_DAYS_LIMIT = 100_000  # days since the epoch, for date fields: until the year 2243
 _EPOCH_UNITS = ((Decimal("1e11"), 1), (Decimal("1e14"), 1_000), (Decimal("1e17"), 1_000_000))
 _BASIC_DATE_YEARS = range(1900, 2101)
 _MICROS = 1_000_000
@@ -99,7 +101,16 @@ def standardize_datetime(value: object, *, date_order: DateOrder | None = None) 
 
 @memoized
 def standardize_date(value: object, *, date_order: DateOrder | None = None) -> Standardized:
-    """A calendar date as ``YYYY-MM-DD``; a date-time keeps the date it was written with."""
+    """A calendar date as ``YYYY-MM-DD``; a date-time keeps the date it was written with.
+
+    A small integer is a count of days since 1970-01-01: that is how Debezium and Kafka
+    Connect encode a DATE column, and no CRM date is a few hours after the epoch.
+
+    >>> standardize_date(20_411).value
+    '2025-11-19'
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) < _EPOCH_DAYS_LIMIT:
+        return standardized(value, (_EPOCH.date() + timedelta(days=value)).isoformat())
     parsed = _parse(value, date_order)
     if not isinstance(parsed, _Moment):
         return empty(value) if parsed is None else invalid(value, parsed)
