@@ -5,6 +5,8 @@ test_envelopes_examples, each naming its source), a Salesforce create plus two p
 updates on a topic configured as Salesforce, and a native create with the same values all
 go through ``crmstream worker``; the final enriched record of each entity must equal what the
 pure merge of its changes gives, and the Salesforce and native leads must be identical.
+Then generated traffic in mixed formats (Salesforce, Debezium, HubSpot, native) must rebuild
+exactly the records its native twin describes.
 """
 
 from __future__ import annotations
@@ -19,14 +21,18 @@ import pytest
 from kafka import KafkaProducer
 
 from schemas.enrich import StandardizeOptions, enrich_change
-from schemas.envelopes import parse_message
+from schemas.envelopes import SourceFormat, parse_message
 from schemas.ingest import RoutedChange
-from schemas.mapping import extend_field_mapping
+from schemas.mapping import FieldMapping, extend_field_mapping
+from schemas.native import parse_native_change
 from schemas.outbound import SourcePosition
 from schemas.record import RecordState
+from streams.generator import CrmSimulation, GeneratedEvent
 from streams.kafka_admin import ensure_topics
 from streams.ports import free_port
+from streams.publish import publish_events
 from streams.settings import Settings
+from streams.source_formats import FormattedSimulation, OutputFormat, custom_field_mapping
 from streams.topic_reader import read_records
 from streams.topics import Topic, TopicSpec, topic_name, topic_specs
 from streams.worker_process import WorkerProcess
@@ -219,3 +225,92 @@ def test_every_format_comes_out_as_the_expected_canonical_records(
     assert metrics['crmstream_messages_skipped_total{reason="tombstone"}'] == 1
     assert metrics['crmstream_messages_skipped_total{reason="truncate"}'] == 1
     assert metrics['crmstream_changes_routed_total{source_format="salesforce"}'] >= 6
+
+
+GENERATED = 2_000
+
+
+def without_blanks(fields: dict[str, Any]) -> dict[str, Any]:
+    """A NULL column, an empty HubSpot property and an absent field all mean 'no value'."""
+    return {name: value for name, value in fields.items() if value not in (None, "")}
+
+
+def native_records(events: list[GeneratedEvent]) -> dict[str, tuple[dict[str, Any], bool]]:
+    """Standardized fields and deletion of every record, from the native stream, purely."""
+    now = datetime.now(UTC)
+    position = SourcePosition(topic="t", partition=0, offset=0)
+    states: dict[str, RecordState] = {}
+    records: dict[str, tuple[dict[str, Any], bool]] = {}
+    for event in events:
+        if event.expected_error is not None:
+            continue
+        routed = RoutedChange(
+            change=parse_native_change(event.value),
+            source_position=position,
+            source_format=None,
+            received_at=now,
+        )
+        key = routed.record_key().decode()
+        states[key], enriched = enrich_change(
+            routed, states.get(key), now=now, options=StandardizeOptions()
+        )
+        records[key] = (without_blanks(enriched.record.fields), enriched.record.deleted)
+    return records
+
+
+def changes_in(events: list[GeneratedEvent], mapping: FieldMapping) -> int:
+    valid = (event for event in events if event.expected_error is None)
+    return sum(
+        len(change.expand_merge())
+        for event in valid
+        for change in parse_message(
+            event.value, source_format=None, mapping=mapping, max_bytes=1 << 20
+        ).changes
+    )
+
+
+def test_generated_traffic_in_mixed_formats_rebuilds_the_native_records(
+    kafka_bootstrap: str, isolated_names: tuple[str, str], tmp_path: Path
+) -> None:
+    prefix, app_id = isolated_names
+    mapping_file = tmp_path / "mapping.json"
+    mapping_file.write_bytes(orjson.dumps(custom_field_mapping()))
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "CRMSTREAM_APP_ID": app_id,
+        "CRMSTREAM_TOPIC_PREFIX": prefix,
+        "CRMSTREAM_TOPIC_PARTITIONS": "3",
+        "CRMSTREAM_FIELD_MAPPING_FILE": str(mapping_file),
+        "CRMSTREAM_WEB_PORT": str(free_port()),
+        "CRMSTREAM_DATA_DIR": str(tmp_path / "worker-data"),
+    }
+    settings = Settings.model_validate({"topic_prefix": prefix, "topic_partitions": 3})
+    ensure_topics(kafka_bootstrap, topic_specs(settings))
+    native = list(CrmSimulation(seed=5).events(GENERATED))
+    mixed = list(FormattedSimulation(CrmSimulation(seed=5), OutputFormat.MIXED).events(GENERATED))
+    assert {event.source_format for event in mixed} >= set(SourceFormat)
+    expected = native_records(native)
+
+    with WorkerProcess(env, tmp_path / "worker.log") as worker:
+        publish_events(
+            mixed,
+            bootstrap_servers=kafka_bootstrap,
+            topic=topic_name(settings, Topic.CHANGES),
+            rate=None,
+            progress=False,
+        )
+        records = read_records(
+            kafka_bootstrap,
+            [topic_name(settings, Topic.ENRICHED)],
+            expected=changes_in(mixed, extend_field_mapping(custom_field_mapping())),
+            timeout=180,
+        )
+        assert worker.stop() == 0, worker.log_tail()
+
+    final: dict[str, tuple[dict[str, Any], bool]] = {}
+    for record in records:
+        view = orjson.loads(record.value)["record"]
+        final[record.key.decode()] = (without_blanks(view["fields"]), view["deleted"])
+    assert final.keys() == expected.keys()
+    mismatched = [key for key in expected if final[key] != expected[key]]
+    assert not mismatched, f"{len(mismatched)} records differ, e.g. {mismatched[:3]}"
