@@ -23,19 +23,16 @@ from kafka import KafkaProducer
 from schemas.enrich import StandardizeOptions, enrich_change
 from schemas.envelopes import SourceFormat, parse_message
 from schemas.ingest import RoutedChange
-from schemas.mapping import FieldMapping, extend_field_mapping
+from schemas.mapping import extend_field_mapping
 from schemas.native import parse_native_change
 from schemas.outbound import SourcePosition
 from schemas.record import RecordState
 from streams.generator import CrmSimulation, GeneratedEvent
 from streams.kafka_admin import ensure_topics
-from streams.ports import free_port
 from streams.publish import publish_events
-from streams.settings import Settings
 from streams.source_formats import FormattedSimulation, OutputFormat, custom_field_mapping
-from streams.topic_reader import read_records
-from streams.topics import Topic, TopicSpec, topic_name, topic_specs
-from streams.worker_process import WorkerProcess
+from streams.topics import Topic, TopicSpec
+from tests.harness import Deployment, count_changes
 from tests.test_envelopes_examples import (
     DBZ_PG_CREATE,
     DBZ_PG_DELETE,
@@ -47,7 +44,6 @@ from tests.test_envelopes_examples import (
     SF_COMPOUND_CREATE,
     SF_CONFLUENT_CONNECTOR_CREATE,
 )
-from tests.test_pipeline_e2e import scrape
 
 pytestmark = pytest.mark.kafka
 
@@ -154,26 +150,21 @@ def keyed(messages: list[Any]) -> Iterator[tuple[bytes | None, bytes | None]]:
 def test_every_format_comes_out_as_the_expected_canonical_records(
     kafka_bootstrap: str, isolated_names: tuple[str, str], tmp_path: Path
 ) -> None:
-    prefix, app_id = isolated_names
-    salesforce_topic = f"{prefix}sf.cdc"
+    salesforce_topic = f"{isolated_names[0]}sf.cdc"
     mapping_file = tmp_path / "mapping.toml"
     mapping_file.write_text(MAPPING_FILE)
-    web_port = free_port()
-    env = {
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "CRMSTREAM_APP_ID": app_id,
-        "CRMSTREAM_TOPIC_PREFIX": prefix,
-        "CRMSTREAM_TOPIC_PARTITIONS": "2",
-        "CRMSTREAM_SOURCE_TOPICS": orjson.dumps({salesforce_topic: "salesforce"}).decode(),
-        "CRMSTREAM_FIELD_MAPPING_FILE": str(mapping_file),
-        "CRMSTREAM_WEB_PORT": str(web_port),
-        "CRMSTREAM_DATA_DIR": str(tmp_path / "worker-data"),
-    }
-    settings = Settings.model_validate({"topic_prefix": prefix, "topic_partitions": 2})
-    ensure_topics(kafka_bootstrap, [*topic_specs(settings), TopicSpec(salesforce_topic, 1, 1)])
+    deployment = Deployment.create(
+        kafka_bootstrap,
+        isolated_names,
+        tmp_path,
+        topic_partitions="2",
+        source_topics=orjson.dumps({salesforce_topic: "salesforce"}).decode(),
+        field_mapping_file=str(mapping_file),
+    )
+    ensure_topics(kafka_bootstrap, [TopicSpec(salesforce_topic, 1, 1)])
     producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
     for key, value in keyed(CHANGES_TOPIC_MESSAGES):
-        producer.send(topic_name(settings, Topic.CHANGES), key=key, value=value)
+        producer.send(deployment.topic(Topic.CHANGES), key=key, value=value)
     for key, value in keyed(SALESFORCE_TOPIC_MESSAGES):
         producer.send(salesforce_topic, key=key, value=value)
     producer.flush()
@@ -181,21 +172,11 @@ def test_every_format_comes_out_as_the_expected_canonical_records(
     expected = expected_records(CHANGES_TOPIC_MESSAGES) | expected_records(
         SALESFORCE_TOPIC_MESSAGES
     )
-    expected_outputs = sum(
-        len(change.expand_merge())
-        for message in CHANGES_TOPIC_MESSAGES + SALESFORCE_TOPIC_MESSAGES
-        for change in parse_message(
-            encode(message), source_format=None, mapping=MAPPING, max_bytes=1 << 20
-        ).changes
-    )
-    with WorkerProcess(env, tmp_path / "worker.log") as worker:
-        records = read_records(
-            kafka_bootstrap,
-            [topic_name(settings, Topic.ENRICHED), topic_name(settings, Topic.DEADLETTER)],
-            expected=expected_outputs,
-            timeout=120,
-        )
-        metrics = scrape(web_port)
+    all_messages = CHANGES_TOPIC_MESSAGES + SALESFORCE_TOPIC_MESSAGES
+    expected_outputs = count_changes(map(encode, all_messages), MAPPING)
+    with deployment.worker() as worker:
+        records = deployment.read_outputs(expected=expected_outputs, timeout=120)
+        metrics = deployment.metrics()
         assert worker.stop() == 0, worker.log_tail()
 
     assert not [r for r in records if r.topic.endswith("deadletter")], "nothing is parked"
@@ -258,55 +239,39 @@ def native_records(events: list[GeneratedEvent]) -> dict[str, tuple[dict[str, An
     return records
 
 
-def changes_in(events: list[GeneratedEvent], mapping: FieldMapping) -> int:
-    valid = (event for event in events if event.expected_error is None)
-    return sum(
-        len(change.expand_merge())
-        for event in valid
-        for change in parse_message(
-            event.value, source_format=None, mapping=mapping, max_bytes=1 << 20
-        ).changes
-    )
-
-
 def test_generated_traffic_in_mixed_formats_rebuilds_the_native_records(
     kafka_bootstrap: str, isolated_names: tuple[str, str], tmp_path: Path
 ) -> None:
-    prefix, app_id = isolated_names
     mapping_file = tmp_path / "mapping.json"
     mapping_file.write_bytes(orjson.dumps(custom_field_mapping()))
-    env = {
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "CRMSTREAM_APP_ID": app_id,
-        "CRMSTREAM_TOPIC_PREFIX": prefix,
-        "CRMSTREAM_TOPIC_PARTITIONS": "3",
-        "CRMSTREAM_FIELD_MAPPING_FILE": str(mapping_file),
-        "CRMSTREAM_WEB_PORT": str(free_port()),
-        "CRMSTREAM_DATA_DIR": str(tmp_path / "worker-data"),
-    }
-    settings = Settings.model_validate({"topic_prefix": prefix, "topic_partitions": 3})
-    ensure_topics(kafka_bootstrap, topic_specs(settings))
+    deployment = Deployment.create(
+        kafka_bootstrap,
+        isolated_names,
+        tmp_path,
+        topic_partitions="3",
+        field_mapping_file=str(mapping_file),
+    )
     native = list(CrmSimulation(seed=5).events(GENERATED))
     mixed = list(FormattedSimulation(CrmSimulation(seed=5), OutputFormat.MIXED).events(GENERATED))
     assert {event.source_format for event in mixed} >= set(SourceFormat)
     expected = native_records(native)
 
-    with WorkerProcess(env, tmp_path / "worker.log") as worker:
+    valid = [event.value for event in mixed if event.expected_error is None]
+    invalid = len(mixed) - len(valid)
+    enriched_count = count_changes(valid, extend_field_mapping(custom_field_mapping()))
+    with deployment.worker() as worker:
         publish_events(
             mixed,
             bootstrap_servers=kafka_bootstrap,
-            topic=topic_name(settings, Topic.CHANGES),
+            topic=deployment.topic(Topic.CHANGES),
             rate=None,
             progress=False,
         )
-        records = read_records(
-            kafka_bootstrap,
-            [topic_name(settings, Topic.ENRICHED)],
-            expected=changes_in(mixed, extend_field_mapping(custom_field_mapping())),
-            timeout=180,
-        )
+        outputs = deployment.read_outputs(expected=enriched_count + invalid, timeout=180)
         assert worker.stop() == 0, worker.log_tail()
 
+    records = [record for record in outputs if record.topic == deployment.topic(Topic.ENRICHED)]
+    assert (len(records), len(outputs) - len(records)) == (enriched_count, invalid)
     final: dict[str, tuple[dict[str, Any], bool]] = {}
     for record in records:
         view = orjson.loads(record.value)["record"]

@@ -13,15 +13,10 @@ from kafka import KafkaProducer
 
 from schemas.envelopes import parse_message
 from schemas.errors import ErrorCode, InvalidChange
-from streams.kafka_admin import ensure_topics
-from streams.ports import free_port
-from streams.settings import Settings
-from streams.topic_reader import read_records
-from streams.topics import Topic, topic_name, topic_specs
-from streams.worker_process import WorkerProcess
+from streams.topics import Topic
+from tests.harness import Deployment
 from tests.test_envelopes_examples import MAPPING, mutated_example
 from tests.test_formats_e2e import MAPPING_FILE
-from tests.test_pipeline_e2e import scrape
 
 pytestmark = pytest.mark.kafka
 
@@ -48,23 +43,17 @@ def expected_outcome(raw: bytes) -> tuple[int, bool, str | None]:
 def test_fuzzed_payloads_are_each_enriched_parked_or_skipped(
     kafka_bootstrap: str, isolated_names: tuple[str, str], tmp_path: Path
 ) -> None:
-    prefix, app_id = isolated_names
     mapping_file = tmp_path / "mapping.toml"
     mapping_file.write_text(MAPPING_FILE)
-    web_port = free_port()
-    env = {
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "CRMSTREAM_APP_ID": app_id,
-        "CRMSTREAM_TOPIC_PREFIX": prefix,
-        "CRMSTREAM_TOPIC_PARTITIONS": "1",  # one partition: offsets identify inputs
-        "CRMSTREAM_MAX_MESSAGE_BYTES": str(MAX_BYTES),
-        "CRMSTREAM_FIELD_MAPPING_FILE": str(mapping_file),
-        "CRMSTREAM_WEB_PORT": str(web_port),
-        "CRMSTREAM_DATA_DIR": str(tmp_path / "worker-data"),
-    }
-    settings = Settings.model_validate({"topic_prefix": prefix, "topic_partitions": 1})
-    ensure_topics(kafka_bootstrap, topic_specs(settings))
-    changes = topic_name(settings, Topic.CHANGES)
+    deployment = Deployment.create(
+        kafka_bootstrap,
+        isolated_names,
+        tmp_path,
+        topic_partitions="1",  # one partition: offsets identify inputs
+        max_message_bytes=str(MAX_BYTES),
+        field_mapping_file=str(mapping_file),
+    )
+    changes = deployment.topic(Topic.CHANGES)
     sent = payloads(seed=2026)
     outcomes = [expected_outcome(raw) for raw in sent]
     expected_outputs = sum(n for n, _, _ in outcomes) + sum(parked for _, parked, _ in outcomes)
@@ -75,14 +64,9 @@ def test_fuzzed_payloads_are_each_enriched_parked_or_skipped(
         producer.send(changes, value=raw)
     producer.flush()
 
-    with WorkerProcess(env, tmp_path / "worker.log") as worker:
-        records = read_records(
-            kafka_bootstrap,
-            [topic_name(settings, Topic.ENRICHED), topic_name(settings, Topic.DEADLETTER)],
-            expected=expected_outputs,
-            timeout=300,
-        )
-        metrics = scrape(web_port)
+    with deployment.worker() as worker:
+        records = deployment.read_outputs(expected=expected_outputs, timeout=300)
+        metrics = deployment.metrics()
         assert worker.returncode is None, "the worker must survive the fuzz"
         assert worker.stop() == 0, worker.log_tail()
 

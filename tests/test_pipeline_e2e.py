@@ -9,23 +9,17 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import urllib.request
 from collections import Counter
 from pathlib import Path
 
 import orjson
 import pytest
 from kafka import KafkaProducer
-from prometheus_client.parser import text_string_to_metric_families
 
 from streams.generator import CrmSimulation, GeneratedEvent
-from streams.kafka_admin import ensure_topics
-from streams.ports import free_port
 from streams.publish import publish_events
-from streams.settings import Settings
-from streams.topic_reader import read_records
-from streams.topics import Topic, topic_name, topic_specs
-from streams.worker_process import WorkerProcess
+from streams.topics import Topic
+from tests.harness import Deployment
 
 pytestmark = pytest.mark.kafka
 
@@ -40,27 +34,14 @@ def sha256(data: bytes) -> str:
 def test_every_generated_event_is_enriched_or_parked_exactly_once(
     kafka_bootstrap: str, isolated_names: tuple[str, str], tmp_path: Path
 ) -> None:
-    prefix, app_id = isolated_names
-    web_port = free_port()
-    env = {
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "CRMSTREAM_APP_ID": app_id,
-        "CRMSTREAM_TOPIC_PREFIX": prefix,
-        "CRMSTREAM_TOPIC_PARTITIONS": "3",
-        "CRMSTREAM_MAX_MESSAGE_BYTES": str(MAX_MESSAGE_BYTES),
-        "CRMSTREAM_WEB_PORT": str(web_port),
-        "CRMSTREAM_DATA_DIR": str(tmp_path / "worker-data"),
-    }
-    settings = Settings.model_validate(
-        {
-            "kafka_bootstrap_servers": kafka_bootstrap,
-            "topic_prefix": prefix,
-            "topic_partitions": 3,
-            "max_message_bytes": MAX_MESSAGE_BYTES,
-        }
+    deployment = Deployment.create(
+        kafka_bootstrap,
+        isolated_names,
+        tmp_path,
+        topic_partitions="3",
+        max_message_bytes=str(MAX_MESSAGE_BYTES),
     )
-    ensure_topics(kafka_bootstrap, topic_specs(settings))
-    changes = topic_name(settings, Topic.CHANGES)
+    changes = deployment.topic(Topic.CHANGES)
 
     simulation = CrmSimulation(seed=11)
     events: list[GeneratedEvent] = list(simulation.events(EVENT_COUNT))
@@ -77,18 +58,13 @@ def test_every_generated_event_is_enriched_or_parked_exactly_once(
     producer.flush()
     producer.close()
 
-    with WorkerProcess(env, tmp_path / "worker.log") as worker:
+    with deployment.worker() as worker:
         report = publish_events(
             events, bootstrap_servers=kafka_bootstrap, topic=changes, rate=None, progress=False
         )
         assert report.sent == EVENT_COUNT
-        records = read_records(
-            kafka_bootstrap,
-            [topic_name(settings, Topic.ENRICHED), topic_name(settings, Topic.DEADLETTER)],
-            expected=EVENT_COUNT + 1,
-            timeout=180,
-        )
-        metrics = scrape(web_port)
+        records = deployment.read_outputs(expected=EVENT_COUNT + 1, timeout=180)
+        metrics = deployment.metrics()
         exit_code = worker.stop(timeout=60)
         log_tail = worker.log_tail()
 
@@ -134,15 +110,3 @@ def test_every_generated_event_is_enriched_or_parked_exactly_once(
     assert len(records) == EVENT_COUNT + 1, "nothing beyond the inputs came out"
     assert metrics['crmstream_messages_skipped_total{reason="tombstone"}'] == 1
     assert metrics["crmstream_events_consumed_total"] == EVENT_COUNT + 2
-
-
-def scrape(port: int) -> dict[str, float]:
-    """The worker's /metrics as 'name{labels}' -> value."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
-        text = response.read().decode()
-    samples = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
-            samples[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
-    return samples
