@@ -151,6 +151,10 @@ class ChangeEvent(BaseModel):
         ]
         return [self, *tombstones]
 
+    def record_key(self) -> bytes:
+        """Kafka key of the record: ids are only unique within an entity type in some CRMs."""
+        return f"{self.entity_type.value}:{self.entity_id}".encode()
+
     def order_key(self) -> tuple[datetime, int, int]:
         """Newer changes compare greater; a change never overwrites one with a greater key."""
         return (self.occurred_at, self.commit_number or 0, self.sequence_number or 0)

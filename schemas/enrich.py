@@ -64,7 +64,7 @@ class EnrichedRecord(OutboundRecord):
     lag_ms: float = Field(description="enriched_at minus the change's occurred_at, in ms")
 
     def record_key(self) -> bytes:
-        return f"{self.record.entity_type.value}:{self.record.entity_id}".encode()
+        return self.change.record_key()
 
 
 def enrich_change(

@@ -10,21 +10,19 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime
 
 from schemas.change import ChangeEvent
 from schemas.envelopes import SourceFormat, parse_message
 from schemas.errors import ErrorCode, ErrorDetail, InvalidChange
 from schemas.mapping import FieldMapping
-from schemas.outbound import DeadLetter, SourcePosition
+from schemas.outbound import DeadLetter, OutboundRecord, SourcePosition
 
 log = logging.getLogger(__name__)
 
 
-class RoutedChange(BaseModel):
+class RoutedChange(OutboundRecord):
     """A canonical change on its way to its record's partition, with where it came from."""
-
-    model_config = ConfigDict(frozen=True)
 
     change: ChangeEvent
     source_position: SourcePosition
@@ -32,11 +30,7 @@ class RoutedChange(BaseModel):
     received_at: AwareDatetime
 
     def record_key(self) -> bytes:
-        """The record table's key: ids are only unique within an entity type in some CRMs."""
-        return f"{self.change.entity_type.value}:{self.change.entity_id}".encode()
-
-    def to_json(self) -> bytes:
-        return self.model_dump_json().encode()
+        return self.change.record_key()
 
 
 @dataclass(frozen=True, slots=True)

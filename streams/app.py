@@ -62,7 +62,7 @@ _specs = {spec.name: spec for spec in topic_specs(settings)}
 
 
 def _declare(topic: Topic) -> faust.TopicT:
-    spec = _specs[f"{settings.topic_prefix}{topic.value}"]
+    spec = _specs[topic_name(settings, topic)]
     return app.topic(
         spec.name,
         key_type=bytes,
