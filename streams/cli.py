@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 
 from schemas.backfill import ExportSource
 from schemas.change import EntityType
+from streams.cli_errors import fail
 from streams.cli_generate import generate
 from streams.cli_kafka import kafka_commands
 from streams.settings import ConfigurationError, Settings, load_settings
@@ -29,16 +30,11 @@ cli.add_typer(deadletter_commands, name="deadletter")
 cli.command("generate")(generate)
 
 
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"crmstream: {message}", err=True)
-    raise typer.Exit(code=2)
-
-
 def _settings() -> Settings:
     try:
         return load_settings()
     except ConfigurationError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 def _ensure_topics(settings: Settings) -> list[str]:
@@ -51,9 +47,9 @@ def _ensure_topics(settings: Settings) -> list[str]:
     try:
         return ensure_topics(settings.bootstrap_servers, topic_specs(settings))
     except ConfigurationError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except KafkaError as exc:
-        _fail(f"cannot create topics on Kafka at {settings.bootstrap_servers}: {exc!r}")
+        fail(f"cannot create topics on Kafka at {settings.bootstrap_servers}: {exc!r}")
 
 
 @cli.command()
@@ -90,7 +86,7 @@ def demo(
         console.print("interrupted: everything the demo started has been stopped")
         raise typer.Exit(code=130) from None
     except (LocalKafkaError, ConfigurationError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     console.print(summary.table())
     sent = sum(summary.sent.values())
     console.print(
@@ -98,7 +94,7 @@ def demo(
         "/metrics; run `crmstream worker` to keep one serving them"
     )
     if summary.accounted != sent:
-        _fail(f"{sent} events went in but {summary.accounted} came out within the time limit")
+        fail(f"{sent} events went in but {summary.accounted} came out within the time limit")
 
 
 @topics_commands.command("create")
@@ -166,7 +162,7 @@ def replay_export(
             progress=sys.stdout.isatty(),
         )
     except (ValueError, FieldMappingError, ConfigurationError, KafkaError, PublishError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     published = report.published.sent if report.published else 0
     typer.echo(f"{report.rows} rows: {published} published as snapshot changes")
     if report.rejects_path is not None:
@@ -199,7 +195,7 @@ def replay_dead_letters(
             dry_run=dry_run,
         )
     except (ConfigurationError, KafkaError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     verb = "would re-submit" if dry_run else "re-submitted"
     sent = ", ".join(f"{n} to {t}" for t, n in sorted(report.resubmitted.items())) or "none"
     kept = ", ".join(f"{n} {why}" for why, n in sorted(report.not_replayable.items())) or "none"

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from kafka.errors import KafkaError
 
+from streams.cli_errors import RUN_ERROR, USAGE_ERROR, fail
 from streams.generator import CrmSimulation
 from streams.publish import PublishError, publish_events, write_ground_truth
 from streams.settings import ConfigurationError, load_settings
@@ -25,9 +26,6 @@ from streams.source_formats import FormattedSimulation, OutputFormat
 from streams.topics import Topic, topic_name
 
 __all__ = ["generate"]
-
-_USAGE_ERROR = 2
-_RUN_ERROR = 1
 
 
 def generate(
@@ -67,12 +65,12 @@ def generate(
 ) -> None:
     """Publish COUNT synthetic CRM change events and write their ground truth."""
     if rate is not None and rate <= 0:
-        _fail(f"--rate must be a positive number of events per second, got {rate}", _USAGE_ERROR)
+        fail(f"--rate must be a positive number of events per second, got {rate}", USAGE_ERROR)
     try:
         settings = load_settings()
         servers = settings.bootstrap_servers
     except ConfigurationError as exc:
-        _fail(str(exc), _USAGE_ERROR)
+        fail(str(exc), USAGE_ERROR)
     topic = topic or topic_name(settings, Topic.CHANGES)
     simulation = FormattedSimulation(
         CrmSimulation(seed, duplicate_share=duplicate_share, invalid_share=invalid_share),
@@ -88,9 +86,9 @@ def generate(
             total=count,
         )
     except PublishError as exc:
-        _fail(str(exc), _RUN_ERROR)
+        fail(str(exc), RUN_ERROR)
     except KafkaError as exc:
-        _fail(f"could not publish to Kafka at {servers}: {type(exc).__name__}: {exc}", _RUN_ERROR)
+        fail(f"could not publish to Kafka at {servers}: {type(exc).__name__}: {exc}", RUN_ERROR)
     write_ground_truth(simulation.ground_truth, ground_truth)
     truth = simulation.ground_truth
     typer.echo(
@@ -100,8 +98,3 @@ def generate(
         f"{len(truth.duplicates)} duplicates, {len(truth.outcomes)} labels; "
         f"ground truth in {ground_truth}"
     )
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    typer.echo(f"crmstream generate: {message}", err=True)
-    raise typer.Exit(code=code)

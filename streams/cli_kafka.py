@@ -10,12 +10,13 @@ on stderr.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from streams.cli_errors import fail
 from streams.local_kafka import (
     KAFKA_VERSION,
     LocalKafka,
@@ -41,11 +42,6 @@ StateDirOption = Annotated[
 ]
 
 
-def _fail(error: LocalKafkaError) -> NoReturn:
-    typer.echo(f"crmstream: {error}", err=True)
-    raise typer.Exit(code=2)
-
-
 @kafka_commands.command()
 def start(
     port: Annotated[
@@ -60,7 +56,7 @@ def start(
     try:
         bootstrap = broker.start(timeout)
     except LocalKafkaError as error:
-        _fail(error)
+        fail(str(error))
     _details.print(f"Kafka {KAFKA_VERSION} broker running, log: {broker.log_path}")
     typer.echo(bootstrap)
     typer.echo(f"export KAFKA_BOOTSTRAP_SERVERS={bootstrap}")
@@ -104,5 +100,5 @@ def fetch(
     try:
         libs = resolve_broker_jars(cache_dir)
     except LocalKafkaError as error:
-        _fail(error)
+        fail(str(error))
     typer.echo(str(libs))
