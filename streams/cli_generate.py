@@ -20,10 +20,11 @@ from kafka.errors import KafkaError
 
 from streams.cli_errors import RUN_ERROR, USAGE_ERROR, fail
 from streams.generator import CrmSimulation
+from streams.kafka_admin import ensure_topics
 from streams.publish import PublishError, publish_events, write_ground_truth
 from streams.settings import ConfigurationError, load_settings
 from streams.source_formats import FormattedSimulation, OutputFormat
-from streams.topics import Topic, topic_name
+from streams.topics import Topic, TopicSpec, topic_name, topic_specs
 
 __all__ = ["generate"]
 
@@ -51,7 +52,7 @@ def generate(
     ] = Path("ground_truth.json"),
     topic: Annotated[
         str | None,
-        typer.Option("--topic", help="Topic to publish to [default: the changes topic]."),
+        typer.Option("--topic", help="Topic to publish to (default: the changes topic)."),
     ] = None,
     output_format: Annotated[
         OutputFormat,
@@ -72,11 +73,16 @@ def generate(
     except ConfigurationError as exc:
         fail(str(exc), USAGE_ERROR)
     topic = topic or topic_name(settings, Topic.CHANGES)
+    specs = topic_specs(settings)
+    if topic not in {spec.name for spec in specs}:
+        specs.append(TopicSpec(topic, settings.topic_partitions, settings.topic_replication_factor))
     simulation = FormattedSimulation(
         CrmSimulation(seed, duplicate_share=duplicate_share, invalid_share=invalid_share),
         output_format,
     )
     try:
+        # Brokers usually refuse to auto-create topics: a fresh `crmstream kafka start` has none.
+        ensure_topics(servers, specs)
         report = publish_events(
             simulation.events(count),
             bootstrap_servers=servers,

@@ -8,8 +8,10 @@ import subprocess
 import time
 from pathlib import Path
 
+import orjson
 import pytest
 
+from streams.topic_reader import read_records
 from streams.worker_process import crmstream_command
 
 BROKER_VARIABLES = ("KAFKA_BOOTSTRAP_SERVERS", "CRMSTREAM_KAFKA_BOOTSTRAP_SERVERS")
@@ -112,3 +114,20 @@ def test_ctrl_c_stops_everything_the_demo_started(tmp_path: Path) -> None:
     demo.send_signal(signal.SIGINT)
     assert demo.wait(timeout=120) == 130
     assert processes_mentioning(str(tmp_path)) == []
+
+
+@pytest.mark.kafka
+def test_generate_on_a_fresh_broker_creates_its_topic_and_writes_ground_truth(
+    kafka_bootstrap: str, isolated_names: tuple[str, str], tmp_path: Path
+) -> None:
+    prefix, _ = isolated_names
+    truth = tmp_path / "truth.json"
+    env = environment(KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap, CRMSTREAM_TOPIC_PREFIX=prefix)
+    result = run(
+        "generate", "--count", "500", "--format", "mixed", "--ground-truth", str(truth), env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"published 500 mixed events to {prefix}changes" in result.stdout
+    assert orjson.loads(truth.read_bytes())["count"] == 500
+    published = read_records(kafka_bootstrap, [f"{prefix}changes"], expected=500, timeout=30)
+    assert len(published) == 500
