@@ -139,6 +139,7 @@ def replay_export(
     from streams.topics import Topic, topic_name
 
     settings = _settings()
+    _ensure_topics(settings)
     try:
         overrides = orjson.loads(columns.read_bytes()) if columns else None
         layout = ExportLayout(
