@@ -6,11 +6,14 @@ import os
 import signal
 import subprocess
 import time
+from collections import Counter
 from pathlib import Path
 
 import orjson
 import pytest
 
+from schemas.envelopes import detect_format
+from schemas.errors import InvalidChange
 from streams.topic_reader import read_records
 from streams.worker_process import crmstream_command
 
@@ -117,17 +120,29 @@ def test_ctrl_c_stops_everything_the_demo_started(tmp_path: Path) -> None:
 
 
 @pytest.mark.kafka
-def test_generate_on_a_fresh_broker_creates_its_topic_and_writes_ground_truth(
+def test_generate_creates_its_topic_and_publishes_the_format_asked_for(
     kafka_bootstrap: str, isolated_names: tuple[str, str], tmp_path: Path
 ) -> None:
     prefix, _ = isolated_names
     truth = tmp_path / "truth.json"
     env = environment(KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap, CRMSTREAM_TOPIC_PREFIX=prefix)
     result = run(
-        "generate", "--count", "500", "--format", "mixed", "--ground-truth", str(truth), env=env
+        "generate", "--count", "300", "--format", "hubspot", "--ground-truth", str(truth), env=env
     )
     assert result.returncode == 0, result.stderr
-    assert f"published 500 mixed events to {prefix}changes" in result.stdout
-    assert orjson.loads(truth.read_bytes())["count"] == 500
-    published = read_records(kafka_bootstrap, [f"{prefix}changes"], expected=500, timeout=30)
-    assert len(published) == 500
+    assert f"published 300 hubspot events to {prefix}changes" in result.stdout
+    ground_truth = orjson.loads(truth.read_bytes())
+    assert (ground_truth["count"], ground_truth["format"]) == (300, "hubspot")
+    published = read_records(kafka_bootstrap, [f"{prefix}changes"], expected=300, timeout=30)
+    assert len(published) == 300
+    # HubSpot cannot express leads and activities: those stay native, and so do broken messages.
+    formats = Counter(_format_of(record.value) for record in published)
+    assert {"hubspot", "native"} <= set(formats) <= {"hubspot", "native", "broken"}
+    assert formats["hubspot"] > formats["native"] / 4
+
+
+def _format_of(value: bytes) -> str:
+    try:
+        return detect_format(orjson.loads(value)).value
+    except (orjson.JSONDecodeError, InvalidChange):
+        return "broken"

@@ -24,12 +24,10 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from typer.testing import CliRunner
 
 from schemas.change import ChangeEvent, ChangeOp
 from schemas.envelopes import ParsedMessage, SourceFormat, detect_format, parse_message
@@ -37,10 +35,7 @@ from schemas.mapping import DEFAULT_FIELD_MAPPING, FieldMapping, extend_field_ma
 from schemas.native import parse_native_change
 from schemas.record import RecordState, merge_change
 from schemas.standardize.record import standardize_fields
-from streams import cli_generate
-from streams.cli import cli
 from streams.generator import CrmSimulation, GeneratedEvent
-from streams.publish import PublishReport
 from streams.source_formats import (
     FormattedSimulation,
     OutputFormat,
@@ -493,28 +488,3 @@ def test_changes_a_format_cannot_express_stay_native() -> None:
 def test_an_unknown_format_is_refused() -> None:
     with pytest.raises(ValueError, match="xml"):
         SourceRenderer("xml", seed=1)
-
-
-# -- the command -------------------------------------------------------------------------------
-
-
-def test_generate_passes_the_format_through_and_says_it(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    published: list[GeneratedEvent] = []
-
-    def publish(events: Iterable[GeneratedEvent], **_: Any) -> PublishReport:
-        published.extend(events)
-        return PublishReport(sent=len(published), failed=0, elapsed_s=0.5)
-
-    monkeypatch.setattr(cli_generate, "publish_events", publish)
-    monkeypatch.setenv("CRMSTREAM_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9")
-    truth_path = tmp_path / "truth.json"
-    result = CliRunner().invoke(
-        cli,
-        ["generate", "--count", "300", "--format", "hubspot", "--ground-truth", str(truth_path)],
-    )
-    assert result.exit_code == 0, result.output
-    assert "published 300 hubspot events" in result.output
-    assert orjson.loads(truth_path.read_bytes())["format"] == "hubspot"
-    assert {e.source_format for e in published} == {SourceFormat.NATIVE, SourceFormat.HUBSPOT}
