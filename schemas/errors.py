@@ -42,6 +42,11 @@ class ErrorDetail:
     field: str | None = None
 
 
+def internal_error(exc: Exception) -> ErrorDetail:
+    """A failure of crmstream itself on a message: named by type only, never by value."""
+    return ErrorDetail(ErrorCode.PROCESSING_FAILED, f"internal error: {type(exc).__name__}")
+
+
 class InvalidChange(ValueError):
     """Raised when bytes cannot become a canonical change event; carries every reason found."""
 

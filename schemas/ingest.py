@@ -14,7 +14,7 @@ from pydantic import AwareDatetime
 
 from schemas.change import ChangeEvent
 from schemas.envelopes import SourceFormat, parse_message
-from schemas.errors import ErrorCode, ErrorDetail, InvalidChange
+from schemas.errors import InvalidChange, internal_error
 from schemas.mapping import FieldMapping
 from schemas.outbound import DeadLetter, OutboundRecord, SourcePosition
 
@@ -70,7 +70,7 @@ def ingest_message(
         errors = exc.errors
     except Exception as exc:  # a bug of ours must park the message, not crash-loop the worker
         log.exception("unexpected failure ingesting %s[%d]@%d", *_where(position))
-        errors = [ErrorDetail(ErrorCode.PROCESSING_FAILED, f"internal error: {type(exc).__name__}")]
+        errors = [internal_error(exc)]
     else:
         routed = [
             RoutedChange(

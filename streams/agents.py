@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import faust
 
 from schemas.enrich import enrich_change
-from schemas.errors import ErrorCode, ErrorDetail
+from schemas.errors import internal_error
 from schemas.ingest import RoutedChange, ingest_message
 from schemas.outbound import DeadLetter, SourcePosition
 from schemas.record import RecordState
@@ -76,9 +76,8 @@ async def apply_changes(stream: faust.StreamT[bytes]) -> None:
 
 
 async def _park_internal_failure(event: faust.EventT[bytes], exc: Exception) -> None:
-    error = ErrorDetail(ErrorCode.PROCESSING_FAILED, f"internal error: {type(exc).__name__}")
     letter = DeadLetter.of(
-        [error],
+        [internal_error(exc)],
         event.value,
         event.message.key,
         _position(event),

@@ -17,6 +17,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from pydantic import ValidationError
 
 from schemas.outbound import DeadLetter
+from streams.topic_reader import topic_partitions
 
 REPLAYED_FROM_HEADER = "crmstream-replayed-from"
 
@@ -63,10 +64,7 @@ def replay_dead_letters(
     )
     producer = None if dry_run else KafkaProducer(bootstrap_servers=bootstrap_servers, acks="all")
     try:
-        partitions = [
-            TopicPartition(deadletter_topic, p)
-            for p in sorted(consumer.partitions_for_topic(deadletter_topic) or ())
-        ]
+        partitions = topic_partitions(consumer, [deadletter_topic])
         consumer.assign(partitions)
         stop_at = consumer.end_offsets(partitions)
         for record in _until(consumer, stop_at):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-import urllib.request
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
@@ -29,7 +28,7 @@ from streams.publish import publish_events
 from streams.settings import Settings
 from streams.topic_reader import end_offsets, read_records
 from streams.topics import Topic, topic_name, topic_specs
-from streams.worker_process import WorkerProcess
+from streams.worker_process import WorkerProcess, scrape_metrics
 
 INVALID = "invalid on purpose"
 
@@ -126,7 +125,7 @@ def run_demo(
         if worker.returncode is not None:
             raise RuntimeError(f"the worker exited early:\n{worker.log_tail()}")
         _count_outputs(records, summary, labels)
-        summary.consumed_metric = _scrape_counter(metrics_url, "crmstream_events_consumed_total")
+        summary.consumed_metric = _consumed(metrics_url)
         return summary
 
 
@@ -171,13 +170,9 @@ def _digest(value: bytes) -> str:
     return hashlib.sha256(value).hexdigest()
 
 
-def _scrape_counter(url: str, name: str) -> float | None:
+def _consumed(metrics_url: str) -> float | None:
+    """What the worker itself counted; the summary still prints if it cannot be read."""
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - our own loopback URL
-            text = response.read().decode()
+        return scrape_metrics(metrics_url).get("crmstream_events_consumed_total")
     except OSError:
         return None
-    for line in text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    return None

@@ -16,6 +16,8 @@ import phonenumbers
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.native import DEFAULT_MAX_MESSAGE_BYTES
+
 ENV_PREFIX = "CRMSTREAM_"
 InputFormat = Literal["auto", "native", "salesforce", "debezium", "hubspot"]
 _HOST_PORT = re.compile(r"^[A-Za-z0-9_.\-\[\]:]+:\d{1,5}$")
@@ -53,7 +55,7 @@ class Settings(BaseSettings):
         default=1, ge=1, le=10, description="Replication factor of the topics crmstream creates."
     )
     max_message_bytes: int = Field(
-        default=1_048_576,
+        default=DEFAULT_MAX_MESSAGE_BYTES,
         ge=1024,
         le=64 * 1_048_576,
         description="Inbound messages larger than this are dead-lettered as 'oversized'.",

@@ -25,7 +25,8 @@ def _consumer(bootstrap_servers: str) -> KafkaConsumer:
     )
 
 
-def _partitions(consumer: KafkaConsumer, topics: Iterable[str]) -> list[TopicPartition]:
+def topic_partitions(consumer: KafkaConsumer, topics: Iterable[str]) -> list[TopicPartition]:
+    """Every partition of ``topics``, in a stable order."""
     return [
         TopicPartition(topic, partition)
         for topic in topics
@@ -37,7 +38,7 @@ def end_offsets(bootstrap_servers: str, topics: Iterable[str]) -> Offsets:
     """Where each partition ends now: read from here to see only what comes next."""
     consumer = _consumer(bootstrap_servers)
     try:
-        return dict(consumer.end_offsets(_partitions(consumer, topics)))
+        return dict(consumer.end_offsets(topic_partitions(consumer, topics)))
     finally:
         consumer.close()
 
@@ -58,7 +59,7 @@ def read_records(
     """
     consumer = _consumer(bootstrap_servers)
     try:
-        partitions = _partitions(consumer, topics)
+        partitions = topic_partitions(consumer, topics)
         consumer.assign(partitions)
         for partition in partitions:
             consumer.seek(partition, (start or {}).get(partition, 0))

@@ -11,9 +11,12 @@ import shutil
 import signal
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
+
+from prometheus_client.parser import text_string_to_metric_families
 
 
 def crmstream_command() -> list[str]:
@@ -82,3 +85,15 @@ class WorkerProcess:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def scrape_metrics(url: str) -> dict[str, float]:
+    """A worker's /metrics as 'name{labels}' -> value, for the demo summary and the tests."""
+    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - a loopback URL we built
+        text = response.read().decode()
+    samples = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
+            samples[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
+    return samples

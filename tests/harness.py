@@ -7,14 +7,11 @@ see each other's records, whichever broker they run against.
 from __future__ import annotations
 
 import os
-import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from unittest import mock
-
-from prometheus_client.parser import text_string_to_metric_families
 
 from schemas.envelopes import parse_message
 from schemas.mapping import FieldMapping
@@ -23,7 +20,7 @@ from streams.ports import free_port
 from streams.settings import ENV_PREFIX, Settings, load_settings
 from streams.topic_reader import read_records
 from streams.topics import Topic, topic_name, topic_specs
-from streams.worker_process import WorkerProcess
+from streams.worker_process import WorkerProcess, scrape_metrics
 
 
 @dataclass(frozen=True)
@@ -67,16 +64,7 @@ class Deployment:
         return read_records(self.bootstrap, topics, expected=expected, timeout=timeout)
 
     def metrics(self) -> dict[str, float]:
-        """The worker's /metrics as 'name{labels}' -> value."""
-        url = f"http://127.0.0.1:{self.settings.web_port}/metrics"
-        with urllib.request.urlopen(url, timeout=10) as response:
-            text = response.read().decode()
-        samples = {}
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
-                samples[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
-        return samples
+        return scrape_metrics(f"http://127.0.0.1:{self.settings.web_port}/metrics")
 
 
 def count_changes(values: Iterable[bytes | None], mapping: FieldMapping) -> int:
