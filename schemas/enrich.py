@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from schemas.change import ChangeEvent, EntityType
+from schemas.duplicates import DuplicateVerdict
 from schemas.envelopes import SourceFormat
 from schemas.ingest import RoutedChange
 from schemas.outbound import OutboundRecord, SourcePosition
@@ -53,7 +54,7 @@ class RecordView(BaseModel):
 class EnrichedRecord(OutboundRecord):
     """A change on ``crm.enriched``: what happened, the record it produced, and its quality."""
 
-    schema_version: Literal[2] = 2
+    schema_version: Literal[3] = 3
     change: ChangeEvent
     merge_outcome: MergeOutcome
     record: RecordView
@@ -62,6 +63,9 @@ class EnrichedRecord(OutboundRecord):
     source_format: SourceFormat | None
     enriched_at: AwareDatetime
     lag_ms: float = Field(description="enriched_at minus the change's occurred_at, in ms")
+    duplicates: DuplicateVerdict | None = Field(
+        default=None, description="near-duplicate verdict; None for types never matched"
+    )
 
     def record_key(self) -> bytes:
         return self.change.record_key()

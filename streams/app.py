@@ -10,6 +10,8 @@ from __future__ import annotations
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from models.matching import DuplicateMatcher
+from models.matching.matcher import DEFAULT_WEIGHTS
 from schemas.enrich import StandardizeOptions
 from schemas.envelopes import SourceFormat
 from schemas.mapping import FieldMapping, FieldMappingError, load_field_mapping
@@ -51,7 +53,7 @@ app = faust.App(
     topic_replication_factor=settings.topic_replication_factor,
     topic_disable_leader=True,
     datadir=str(settings.data_dir),
-    store="memory://",
+    store=f"{settings.table_store}://",
     web_enabled=True,
     web_bind=settings.web_host,
     web_host=settings.web_host,
@@ -77,6 +79,30 @@ inbound_topic = app.topic(*input_formats, key_type=bytes, value_type=bytes)
 routed_topic = _declare(Topic.ROUTED)
 enriched_topic = _declare(Topic.ENRICHED)
 deadletter_topic = _declare(Topic.DEADLETTER)
+duplicates_topic = _declare(Topic.DUPLICATES)
+feedback_topic = _declare(Topic.FEEDBACK)
+match_requests_topic = _declare(Topic.MATCH_REQUESTS)
+match_answers_topic = _declare(Topic.MATCH_ANSWERS)
+match_links_topic = _declare(Topic.MATCH_LINKS)
+match_learning_topic = _declare(Topic.MATCH_LEARNING)
+# Everything about one record meets in one agent, so its state never races with itself.
+record_topic = app.topic(
+    routed_topic.get_topic_name(),
+    match_answers_topic.get_topic_name(),
+    match_links_topic.get_topic_name(),
+    key_type=bytes,
+    value_type=bytes,
+)
+
+matcher = DuplicateMatcher(
+    weights={
+        name: weight
+        for name, weight in {**DEFAULT_WEIGHTS, **settings.match_weights}.items()
+        if weight > 0.0
+    },
+    duplicate_threshold=settings.match_duplicate_threshold,
+    review_threshold=settings.match_review_threshold,
+)
 
 # The current state of every record (RecordState JSON), partitioned like routed_topic.
 records_table = app.Table(
@@ -85,6 +111,30 @@ records_table = app.Table(
     key_type=bytes,
     value_type=bytes,
     help="Merged current state of each CRM record, keyed by entity type and id.",
+)
+# Each record's duplicate links, cluster and waiting enriched records (MatchState JSON).
+matches_table = app.Table(
+    "matches",
+    partitions=settings.topic_partitions,
+    key_type=bytes,
+    value_type=bytes,
+    help="Near-duplicate state of each matchable record, keyed like records.",
+)
+# The records sharing each blocking key (Block JSON), partitioned like match_requests_topic.
+blocks_table = app.Table(
+    "blocks",
+    partitions=settings.topic_partitions,
+    key_type=bytes,
+    value_type=bytes,
+    help="Members of each blocking key: who a new record is compared with.",
+)
+# The learned match model, written by its one learner and read by every worker.
+match_model_table = app.GlobalTable(
+    "match-model",
+    partitions=1,
+    key_type=bytes,
+    value_type=bytes,
+    help="The learned match model's state (LearnedMatcher.to_state JSON).",
 )
 
 

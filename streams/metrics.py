@@ -6,8 +6,10 @@ so the series count stays small and no personal data reaches the monitoring stac
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
+from models.matching.learning import LearnedMatcher
+from models.matching.linking import Effects
 from schemas.enrich import EnrichedRecord
 from schemas.ingest import IngestResult
 from schemas.outbound import DeadLetter
@@ -55,8 +57,36 @@ INGEST_SECONDS = Histogram(
 )
 ENRICH_SECONDS = Histogram(
     "crmstream_enrich_seconds",
-    "In-process time to merge, standardize and assess one change.",
+    "In-process time to handle one record event: a change (merge, standardize, assess, "
+    "ask the blocks), a block answer or news about a pair.",
     buckets=_FAST_BUCKETS,
+)
+MATCH_REQUESTS = Counter(
+    "crmstream_match_requests_total",
+    "Requests to index (or un-index) a record under one blocking key.",
+    ["op"],
+)
+DUPLICATE_DECISIONS = Counter(
+    "crmstream_duplicate_decisions_total",
+    "Pairs whose decision changed, as published on the duplicates topic.",
+    ["decision", "source"],
+)
+FEEDBACK_VERDICTS = Counter(
+    "crmstream_feedback_verdicts_total",
+    "Reviewers' verdicts read from the feedback topic.",
+    ["verdict"],
+)
+MATCHER_FEEDBACK = Gauge(
+    "crmstream_matcher_feedback_labels",
+    "Reviewed pairs the match model learned from (reported by its one learner).",
+)
+MATCHER_PRECISION = Gauge(
+    "crmstream_matcher_precision",
+    "Share of reviewed 'duplicate' decisions that reviewers confirmed (NaN before any).",
+)
+MATCHER_REVIEW_PROBABILITY = Gauge(
+    "crmstream_matcher_review_probability",
+    "Lower edge of the review band in model probability; it rises as feedback accumulates.",
 )
 
 
@@ -75,8 +105,26 @@ def record_parked(letter: DeadLetter) -> None:
     DEAD_LETTERS.labels(letter.errors[0].code.value).inc()
 
 
-def record_enriched(enriched: EnrichedRecord, seconds: float) -> None:
+def record_matching(effects: Effects, seconds: float) -> None:
     ENRICH_SECONDS.observe(seconds)
+    for request in effects.index_requests:
+        MATCH_REQUESTS.labels("remove" if request.member is None else "index").inc()
+    for duplicate in effects.duplicates:
+        DUPLICATE_DECISIONS.labels(duplicate.decision.value, duplicate.source).inc()
+
+
+def record_feedback(verdict: str) -> None:
+    FEEDBACK_VERDICTS.labels(verdict).inc()
+
+
+def record_match_model(model: LearnedMatcher) -> None:
+    MATCHER_FEEDBACK.set(model.feedback_count)
+    precision = model.precision
+    MATCHER_PRECISION.set(float("nan") if precision is None else precision)
+    MATCHER_REVIEW_PROBABILITY.set(model.review_probability())
+
+
+def record_enriched(enriched: EnrichedRecord) -> None:
     entity_type = enriched.record.entity_type.value
     EVENTS_ENRICHED.labels(entity_type, enriched.change.op.value, enriched.merge_outcome).inc()
     COMPLETENESS.labels(entity_type).observe(enriched.quality.completeness)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 import phonenumbers
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.native import DEFAULT_MAX_MESSAGE_BYTES
@@ -96,6 +96,40 @@ class Settings(BaseSettings):
         description="How to read dates like 03/04/2025 (month first or day first); "
         "ambiguous ones are flagged either way.",
     )
+
+    table_store: Literal["memory", "rocksdb"] = Field(
+        default="memory",
+        description="Where tables (records, match blocks) live: 'memory' (rebuilt from their "
+        "changelogs at start), or 'rocksdb' (on disk under data_dir, for tables larger than RAM).",
+    )
+    match_duplicate_threshold: float = Field(
+        default=0.8, ge=0.0, le=1.0, description="Pair score at or above which it is a duplicate."
+    )
+    match_review_threshold: float = Field(
+        default=0.65,
+        ge=0.0,
+        le=1.0,
+        description="Pair score at or above which (below the duplicate threshold) a human reviews.",
+    )
+    match_weights: dict[str, float] = Field(
+        default_factory=dict,
+        description="Per-field weights of the pair score as JSON, merged over the defaults; "
+        'custom attributes may take part, 0 removes a field: {"email": 3, "Tax_Id__c": 2}.',
+    )
+    match_max_block_size: int = Field(
+        default=500,
+        ge=2,
+        description="Records sharing one blocking key beyond which the key is no longer used.",
+    )
+
+    @model_validator(mode="after")
+    def _ordered_thresholds(self) -> Settings:
+        if self.match_review_threshold > self.match_duplicate_threshold:
+            raise ValueError(
+                "CRMSTREAM_MATCH_REVIEW_THRESHOLD must not exceed "
+                "CRMSTREAM_MATCH_DUPLICATE_THRESHOLD"
+            )
+        return self
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod

@@ -27,6 +27,15 @@ class Topic(StrEnum):
     FEEDBACK = "feedback"
     ALERTS = "alerts"
     DEADLETTER = "deadletter"
+    # Internal, for near-duplicate matching (see models.matching.linking):
+    MATCH_REQUESTS = "match.by-key"  # index requests keyed by blocking key, to the blocks
+    MATCH_ANSWERS = "match.answers"  # block answers keyed by record, back to the record
+    MATCH_LINKS = "match.links"  # pair, cluster and reviewer news keyed by record
+    MATCH_LEARNING = "match.learning"  # reviewed pairs for the one learner of the match model
+
+
+# One learner keeps the match model consistent: its topic has one partition.
+_SINGLE_PARTITION: frozenset[Topic] = frozenset({Topic.MATCH_LEARNING})
 
 
 @dataclass(frozen=True)
@@ -60,7 +69,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         specs.append(
             TopicSpec(
                 name=topic_name(settings, topic),
-                partitions=settings.topic_partitions,
+                partitions=1 if topic in _SINGLE_PARTITION else settings.topic_partitions,
                 replication_factor=settings.topic_replication_factor,
                 config=config,
             )

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from types import MappingProxyType
 from typing import Final, Protocol
 
 from models.matching.compare import compare_profiles
 from models.matching.profile import PERSON_TYPES, Profile, match_profile
+from schemas.duplicates import Decision
 
 __all__ = [
     "DEFAULT_WEIGHTS",
@@ -50,14 +50,6 @@ DEFAULT_WEIGHTS: Final[Mapping[str, float]] = MappingProxyType(
     }
 )
 """Profile field -> weight; identifying fields weigh most, the address least (people move)."""
-
-
-class Decision(StrEnum):
-    """What the stream does with a pair."""
-
-    DUPLICATE = "duplicate"
-    POSSIBLE = "possible"
-    DISTINCT = "distinct"
 
 
 class Matchable(Protocol):

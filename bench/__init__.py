@@ -1,0 +1,1 @@
+"""Benchmarks of crmstream hot paths; run each as ``python -m bench.<name>``."""

@@ -1,0 +1,657 @@
+"""Near-duplicate matching in a partitioned stream: blocks, each record's pairs, clusters.
+
+Why blocks keyed by blocking key (and not a replicated index): a duplicate pair is found
+when the second record of the pair reaches a *block* that already holds the first. Every
+block lives on exactly one partition, so arrivals at a block are totally ordered, and
+whichever record comes second sees the first: the same pairs are found with one worker or
+ten, whatever partitions the two records' changes land on. A replicated index (every worker
+holding every record) would need no extra hop, but two duplicates arriving at the same time
+on two workers would each miss the other, and every worker would hold the whole table.
+
+The flow, each step a pure function here and a thin agent in ``streams.agents``:
+
+1. :func:`on_record` (record partition): a record whose matchable profile changed asks each
+   of its blocks to index it (:class:`IndexRequest`, keyed by block key) and un-indexes it
+   from the blocks it left; its enriched record waits in :class:`Pending`.
+2. :func:`index_in_block` (block partition): compare with the block's members, store the
+   record, answer with the candidates (:class:`BlockAnswer`, keyed by record).
+3. :func:`on_answer` (record partition): when every block answered, decide each candidate
+   pair, update the record's links and cluster, tell the other record (:class:`LinkMessage`),
+   emit the pair's :class:`~schemas.duplicates.DuplicateEvent` and the enriched record.
+4. :func:`on_link` (record partition): the other side of a pair, cluster ids spreading to
+   the oldest record of the cluster, reviewers' verdicts.
+
+A pair event is emitted by the partition of the pair's newer record only, so a pair found
+from both sides at once is still reported once per decision change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal, Protocol
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from models.matching.matcher import DuplicateMatcher
+from models.matching.profile import Profile
+from schemas.duplicates import Decision, DuplicateEvent, DuplicateVerdict, RecordRef
+from schemas.enrich import EnrichedRecord
+
+__all__ = [
+    "Block",
+    "BlockAnswer",
+    "Effects",
+    "IndexRequest",
+    "LearningSample",
+    "LinkMessage",
+    "MatchState",
+    "PairJudge",
+    "index_in_block",
+    "on_answer",
+    "on_link",
+    "on_record",
+    "remove_from_block",
+]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Root(_Frozen):
+    """A cluster's oldest record: the older ``since`` (then the smaller key) wins."""
+
+    since: AwareDatetime
+    key: str
+
+    def order(self) -> tuple[datetime, str]:
+        return (self.since, self.key)
+
+
+class Member(_Frozen):
+    """What a block keeps of a record: enough to score it and to name its cluster."""
+
+    key: str
+    created_at: AwareDatetime
+    cluster: Root
+    profile: dict[str, str]
+
+
+class Block(_Frozen):
+    """The records sharing one blocking key.
+
+    A block that outgrows ``max_members`` (a switchboard phone, a role address) is
+    *saturated*: its members are dropped and it is never compared again, since a key that
+    many records share says little about identity and would make every arrival cost O(block).
+    """
+
+    members: dict[str, Member] = Field(default_factory=dict)
+    saturated: bool = False
+
+
+class IndexRequest(_Frozen):
+    """Record -> block: index (``member`` set) or un-index (``member`` None) one record."""
+
+    block_key: str
+    record_key: str
+    seq: int
+    member: Member | None
+
+
+class Candidate(_Frozen):
+    """A block member worth deciding on, as scored against the asking record."""
+
+    key: str
+    created_at: AwareDatetime
+    cluster: Root
+    score: float
+    similarities: dict[str, float]
+
+
+class BlockAnswer(_Frozen):
+    """Block -> record: the candidates one block found for one request."""
+
+    record_key: str
+    seq: int
+    block_key: str
+    candidates: list[Candidate]
+
+
+class LinkMessage(_Frozen):
+    """Record -> record: news about a pair or about the sender's cluster."""
+
+    kind: Literal["pair", "cluster", "gone", "feedback"]
+    target: str
+    sender: str
+    sender_created_at: AwareDatetime | None = Field(
+        description="None when the sender's age is not known (a reviewer's verdict)"
+    )
+    cluster: Root
+    decision: Decision = Decision.DISTINCT
+    score: float = 0.0
+    probability: float = 0.0
+    similarities: dict[str, float] = Field(default_factory=dict)
+
+
+class LearningSample(_Frozen):
+    """A reviewed pair for the learned match model."""
+
+    similarities: dict[str, float]
+    is_duplicate: bool
+    decision_at_time: Decision
+
+
+class PairLink(_Frozen):
+    """One side's view of a pair that is not (or no longer known to be) distinct."""
+
+    other_created_at: AwareDatetime
+    decision: Decision
+    score: float
+    probability: float
+    similarities: dict[str, float]
+    source: Literal["matcher", "feedback"]
+    since_seq: int = Field(description="the record's matching round when this link was set")
+
+    @property
+    def pinned(self) -> bool:
+        """A reviewer decided: the matcher never overrides a human verdict."""
+        return self.source == "feedback"
+
+
+class Pending(_Frozen):
+    """An enriched record waiting for its blocks' answers."""
+
+    seq: int
+    matching: bool = Field(description="blocks were asked: decide the pairs when all answer")
+    awaiting: list[str] = Field(default_factory=list)
+    candidates: dict[str, Candidate] = Field(default_factory=dict)
+    enriched: str
+
+
+class MatchState(_Frozen):
+    """What the record partition knows about one record's duplicates (the ``matches`` table)."""
+
+    key: str
+    created_at: AwareDatetime
+    profile: dict[str, str] = Field(default_factory=dict)
+    keys: list[str] = Field(default_factory=list)
+    seq: int = 0
+    pending: list[Pending] = Field(default_factory=list)
+    links: dict[str, PairLink] = Field(default_factory=dict)
+    cluster: Root
+    gone: bool = False
+
+    def verdict(self) -> DuplicateVerdict:
+        older_duplicates = [
+            (link.score, other)
+            for other, link in self.links.items()
+            if link.decision is Decision.DUPLICATE
+            and (link.other_created_at, other) < (self.created_at, self.key)
+        ]
+        return DuplicateVerdict(
+            duplicate_of=RecordRef.parse(max(older_duplicates)[1]) if older_duplicates else None,
+            possible_duplicates=[
+                RecordRef.parse(other)
+                for other, link in sorted(self.links.items())
+                if link.decision is Decision.POSSIBLE
+            ],
+            cluster_id=RecordRef.parse(self.cluster.key),
+        )
+
+
+class PairJudge(Protocol):
+    """Decides a pair from its per-field similarities (the learned model, or the rule)."""
+
+    def decide(self, similarities: Mapping[str, float]) -> tuple[float, Decision]: ...
+
+
+@dataclass
+class Effects:
+    """What one step asks the shell to send, in order."""
+
+    index_requests: list[IndexRequest] = field(default_factory=list)
+    answers: list[BlockAnswer] = field(default_factory=list)
+    links: list[LinkMessage] = field(default_factory=list)
+    duplicates: list[DuplicateEvent] = field(default_factory=list)
+    enriched: list[EnrichedRecord] = field(default_factory=list)
+    learning: list[LearningSample] = field(default_factory=list)
+
+
+# -- blocks -----------------------------------------------------------------------------------
+
+
+def index_in_block(
+    block: Block | None,
+    request: IndexRequest,
+    matcher: DuplicateMatcher,
+    *,
+    max_members: int,
+    floor: float,
+) -> tuple[Block | None, BlockAnswer | None]:
+    """Apply one request to a block; an index request is answered with its candidates.
+
+    Candidates scoring below ``floor`` are not sent back: the record side could only call
+    them distinct, and most pairs in a block are.
+    """
+    block = block or Block()
+    member = request.member
+    if member is None:
+        members = {k: m for k, m in block.members.items() if k != request.record_key}
+        kept = Block(members=members, saturated=block.saturated)
+        return (kept if members or kept.saturated else None), None
+    candidates: list[Candidate] = []
+    if not block.saturated:
+        for other in block.members.values():
+            if other.key == member.key:
+                continue
+            result = matcher.score_profiles(member.profile, other.profile)
+            if result.score >= floor:
+                candidates.append(
+                    Candidate(
+                        key=other.key,
+                        created_at=other.created_at,
+                        cluster=other.cluster,
+                        score=result.score,
+                        similarities=result.similarities,
+                    )
+                )
+    members = {**block.members, member.key: member}
+    updated = (
+        Block(saturated=True)
+        if block.saturated or len(members) > max_members
+        else Block(members=members)
+    )
+    answer = BlockAnswer(
+        record_key=request.record_key,
+        seq=request.seq,
+        block_key=request.block_key,
+        candidates=candidates,
+    )
+    return updated, answer
+
+
+def remove_from_block(block: Block | None, record_key: str) -> Block | None:
+    """The block without one record (None when nothing is left to keep)."""
+    if block is None:
+        return None
+    members = {k: m for k, m in block.members.items() if k != record_key}
+    if not members and not block.saturated:
+        return None
+    return Block(members=members, saturated=block.saturated)
+
+
+# -- the record side --------------------------------------------------------------------------
+
+
+def on_record(
+    state: MatchState | None,
+    enriched: EnrichedRecord,
+    profile: Profile,
+    keys: Iterable[str],
+    *,
+    judge: PairJudge,
+    now: datetime,
+) -> tuple[MatchState | None, Effects]:
+    """A record changed: re-index it if its profile changed, else emit its enriched record.
+
+    ``profile`` and ``keys`` are the record's current matchable profile and blocking keys
+    (both empty for entity types that are never matched).
+    """
+    effects = Effects()
+    record = enriched.record
+    key = enriched.change.record_key().decode()
+    new_keys = sorted(set(keys))
+    if state is None:
+        if not new_keys or record.deleted or record.merged_into is not None:
+            effects.enriched.append(enriched)  # nothing to match, nothing to remember
+            return None, effects
+        root = Root(since=record.created_at, key=key)
+        state = MatchState(key=key, created_at=record.created_at, cluster=root)
+    if record.deleted or record.merged_into is not None:
+        state = _gone(state, effects)
+        return _queue(
+            state,
+            Pending(seq=state.seq, matching=False, enriched=_json(enriched)),
+            judge,
+            now,
+            effects,
+        )
+    if profile == state.profile and not state.gone:
+        waiting = Pending(seq=state.seq, matching=False, enriched=_json(enriched))
+        return _queue(state, waiting, judge, now, effects)
+    seq = state.seq + 1
+    member = Member(key=key, created_at=state.created_at, cluster=state.cluster, profile=profile)
+    effects.index_requests.extend(
+        IndexRequest(block_key=block_key, record_key=key, seq=seq, member=None)
+        for block_key in sorted(set(state.keys) - set(new_keys))
+    )
+    effects.index_requests.extend(
+        IndexRequest(block_key=block_key, record_key=key, seq=seq, member=member)
+        for block_key in new_keys
+    )
+    state = state.model_copy(
+        update={"profile": profile, "keys": new_keys, "seq": seq, "gone": False}
+    )
+    waiting = Pending(seq=seq, matching=True, awaiting=new_keys, enriched=_json(enriched))
+    return _queue(state, waiting, judge, now, effects)
+
+
+def on_answer(
+    state: MatchState | None, answer: BlockAnswer, judge: PairJudge, now: datetime
+) -> tuple[MatchState | None, Effects]:
+    """One block answered; when all have, decide the pairs and emit what waited."""
+    effects = Effects()
+    if state is None:
+        return None, effects
+    pending = [
+        _take_answer(waiting, answer)
+        if waiting.seq == answer.seq and answer.block_key in waiting.awaiting
+        else waiting
+        for waiting in state.pending
+    ]
+    return _flush(state.model_copy(update={"pending": pending}), judge, now, effects)
+
+
+def on_link(
+    state: MatchState | None, message: LinkMessage, now: datetime
+) -> tuple[MatchState | None, Effects]:
+    """News from the other record of a pair (see :class:`LinkMessage`)."""
+    effects = Effects()
+    if state is None or state.gone:
+        return state, effects
+    sender = message.sender
+    link = state.links.get(sender)
+    if message.kind == "gone":
+        return _without_link(state, sender), effects
+    if message.kind == "pair" and not (link is not None and link.pinned):
+        state = _take_decision(state, message, "matcher", now, effects)
+    elif message.kind == "feedback":
+        if link is not None and sender < state.key:  # one side of the pair teaches the model
+            effects.learning.append(
+                LearningSample(
+                    similarities=link.similarities,
+                    is_duplicate=message.decision is Decision.DUPLICATE,
+                    decision_at_time=link.decision,
+                )
+            )
+        state = _take_decision(state, message, "feedback", now, effects)
+    now_linked = state.links.get(sender)
+    if now_linked is not None and now_linked.decision is Decision.DUPLICATE:
+        state = _meet_cluster(state, sender, message.cluster, effects)
+    return state, effects
+
+
+def feedback_messages(
+    record: RecordRef, other: RecordRef, verdict: Literal["confirmed", "rejected"]
+) -> list[LinkMessage]:
+    """A reviewer's verdict, as one message to each record of the pair.
+
+    The cluster named is the sender itself with no age, which never wins against a real
+    root: a confirmed pair exchanges its real roots as any duplicate pair does.
+    """
+    decision = Decision.DUPLICATE if verdict == "confirmed" else Decision.DISTINCT
+    certainty = 1.0 if decision is Decision.DUPLICATE else 0.0
+    return [
+        LinkMessage(
+            kind="feedback",
+            target=target,
+            sender=sender,
+            sender_created_at=None,
+            cluster=Root(since=datetime.max.replace(tzinfo=UTC), key=sender),
+            decision=decision,
+            score=certainty,
+            probability=certainty,
+        )
+        for target, sender in ((record.key(), other.key()), (other.key(), record.key()))
+    ]
+
+
+# -- internals --------------------------------------------------------------------------------
+
+
+def _take_answer(waiting: Pending, answer: BlockAnswer) -> Pending:
+    """Keep each candidate's best score over the blocks that found it."""
+    best = dict(waiting.candidates)
+    for candidate in answer.candidates:
+        known = best.get(candidate.key)
+        if known is None or candidate.score > known.score:
+            best[candidate.key] = candidate
+    return waiting.model_copy(
+        update={
+            "awaiting": [k for k in waiting.awaiting if k != answer.block_key],
+            "candidates": best,
+        }
+    )
+
+
+def _json(enriched: EnrichedRecord) -> str:
+    return enriched.model_dump_json()
+
+
+def _queue(
+    state: MatchState, waiting: Pending, judge: PairJudge, now: datetime, effects: Effects
+) -> tuple[MatchState, Effects]:
+    """Enriched records leave in change order: one waits behind earlier ones still matching."""
+    return _flush(
+        state.model_copy(update={"pending": [*state.pending, waiting]}), judge, now, effects
+    )
+
+
+def _flush(
+    state: MatchState, judge: PairJudge, now: datetime, effects: Effects
+) -> tuple[MatchState, Effects]:
+    while state.pending and not state.pending[0].awaiting:
+        head, *rest = state.pending
+        state = state.model_copy(update={"pending": rest})
+        if head.matching and head.seq == state.seq:  # an older round's news is already stale
+            state = _decide_round(state, head, judge, now, effects)
+        effects.enriched.append(_with_verdict(head.enriched, state))
+    return state, effects
+
+
+def _decide_round(
+    state: MatchState, round_: Pending, judge: PairJudge, now: datetime, effects: Effects
+) -> MatchState:
+    """Decide every candidate of a full matching round.
+
+    A matcher link set before this round was asked and not found again by it is withdrawn:
+    the records no longer share a block, or no longer score as alike.
+    """
+    decided: dict[str, tuple[Candidate, PairLink]] = {}
+    for other, candidate in round_.candidates.items():
+        probability, decision = judge.decide(candidate.similarities)
+        if decision is not Decision.DISTINCT:
+            decided[other] = (
+                candidate,
+                PairLink(
+                    other_created_at=candidate.created_at,
+                    decision=decision,
+                    score=candidate.score,
+                    probability=probability,
+                    similarities=candidate.similarities,
+                    source="matcher",
+                    since_seq=state.seq,
+                ),
+            )
+    for other, link in sorted(state.links.items()):
+        if link.source == "matcher" and other not in decided and link.since_seq < round_.seq:
+            state = _change_pair(state, other, None, now, effects)
+    for other, (candidate, link) in sorted(decided.items()):
+        known = state.links.get(other)
+        if known is not None and known.pinned:
+            continue
+        state = _change_pair(state, other, link, now, effects)
+        if link.decision is Decision.DUPLICATE:
+            state = _meet_cluster(state, other, candidate.cluster, effects)
+    return state
+
+
+def _change_pair(
+    state: MatchState, other: str, new: PairLink | None, now: datetime, effects: Effects
+) -> MatchState:
+    """This side decided the pair: keep it, tell the other side, report a changed decision."""
+    old = state.links.get(other)
+    links = {k: v for k, v in state.links.items() if k != other}
+    if new is not None:
+        links[other] = new
+    state = state.model_copy(update={"links": links})
+    shown = new or old
+    if shown is None or _decision(old) is _decision(new):
+        return state
+    effects.links.append(
+        LinkMessage(
+            kind="pair",
+            target=other,
+            sender=state.key,
+            sender_created_at=state.created_at,
+            cluster=state.cluster,
+            decision=_decision(new),
+            score=shown.score,
+            probability=shown.probability,
+            similarities=shown.similarities,
+        )
+    )
+    _report(
+        state,
+        other,
+        other_created_at=shown.other_created_at,
+        old=old,
+        new=_decision(new),
+        link=shown,
+        now=now,
+        effects=effects,
+    )
+    return state
+
+
+def _take_decision(
+    state: MatchState,
+    message: LinkMessage,
+    source: Literal["matcher", "feedback"],
+    now: datetime,
+    effects: Effects,
+) -> MatchState:
+    """The other side (or a reviewer) decided the pair: keep it, without echoing it back."""
+    old = state.links.get(message.sender)
+    other_created_at = (
+        old.other_created_at
+        if old is not None
+        else message.sender_created_at or state.created_at  # unknown age: order by key
+    )
+    links = {k: v for k, v in state.links.items() if k != message.sender}
+    new: PairLink | None = None
+    if message.decision is not Decision.DISTINCT or source == "feedback":
+        new = PairLink(
+            other_created_at=other_created_at,
+            decision=message.decision,
+            score=old.score if old is not None and source == "feedback" else message.score,
+            probability=message.probability,
+            similarities=message.similarities or (old.similarities if old is not None else {}),
+            source=source,
+            since_seq=state.seq,
+        )
+        links[message.sender] = new
+    state = state.model_copy(update={"links": links})
+    shown = new or old
+    if shown is not None and (_decision(old) is not _decision(new) or source == "feedback"):
+        _report(
+            state,
+            message.sender,
+            other_created_at=other_created_at,
+            old=old,
+            new=_decision(new),
+            link=shown,
+            now=now,
+            effects=effects,
+        )
+    return state
+
+
+def _decision(link: PairLink | None) -> Decision:
+    return Decision.DISTINCT if link is None else link.decision
+
+
+def _report(
+    state: MatchState,
+    other: str,
+    *,
+    other_created_at: datetime,
+    old: PairLink | None,
+    new: Decision,
+    link: PairLink,
+    now: datetime,
+    effects: Effects,
+) -> None:
+    """Emit the pair event, from the newer record's side only (see the module docstring)."""
+    if (state.created_at, state.key) < (other_created_at, other):
+        return
+    effects.duplicates.append(
+        DuplicateEvent(
+            record=RecordRef.parse(state.key),
+            other=RecordRef.parse(other),
+            decision=new,
+            previous_decision=None if old is None else old.decision,
+            score=min(max(link.score, 0.0), 1.0),
+            probability=min(max(link.probability, 0.0), 1.0),
+            similarities=link.similarities,
+            source=link.source,
+            cluster_id=RecordRef.parse(state.cluster.key),
+            decided_at=now,
+        )
+    )
+
+
+def _meet_cluster(state: MatchState, other: str, theirs: Root, effects: Effects) -> MatchState:
+    """Min-label propagation: the older root wins and spreads to every duplicate neighbour."""
+    if theirs.order() < state.cluster.order():
+        state = state.model_copy(update={"cluster": theirs})
+        effects.links.extend(
+            _cluster_message(state, neighbour)
+            for neighbour, link in sorted(state.links.items())
+            if neighbour != other and link.decision is Decision.DUPLICATE
+        )
+    elif state.cluster.order() < theirs.order():
+        effects.links.append(_cluster_message(state, other))
+    return state
+
+
+def _cluster_message(state: MatchState, target: str) -> LinkMessage:
+    return LinkMessage(
+        kind="cluster",
+        target=target,
+        sender=state.key,
+        sender_created_at=state.created_at,
+        cluster=state.cluster,
+    )
+
+
+def _without_link(state: MatchState, other: str) -> MatchState:
+    return state.model_copy(update={"links": {k: v for k, v in state.links.items() if k != other}})
+
+
+def _gone(state: MatchState, effects: Effects) -> MatchState:
+    """Deleted or merged away: leave every block and tell every pair partner."""
+    effects.index_requests.extend(
+        IndexRequest(block_key=block_key, record_key=state.key, seq=state.seq, member=None)
+        for block_key in state.keys
+    )
+    effects.links.extend(
+        LinkMessage(
+            kind="gone",
+            target=other,
+            sender=state.key,
+            sender_created_at=state.created_at,
+            cluster=state.cluster,
+        )
+        for other in sorted(state.links)
+    )
+    return state.model_copy(
+        update={"keys": [], "profile": {}, "links": {}, "gone": True, "seq": state.seq + 1}
+    )
+
+
+def _with_verdict(enriched_json: str, state: MatchState) -> EnrichedRecord:
+    enriched = EnrichedRecord.model_validate_json(enriched_json)
+    return enriched.model_copy(update={"duplicates": state.verdict()})
