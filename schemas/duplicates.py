@@ -66,8 +66,9 @@ class DuplicateVerdict(BaseModel):
 class DuplicateEvent(OutboundRecord):
     """A pair whose decision changed, on ``crm.duplicates`` (keyed by the newer record).
 
-    Emitted when a pair first becomes ``possible`` or ``duplicate``, when its decision moves,
-    and as ``distinct`` when an earlier verdict is withdrawn (by an update or a reviewer).
+    Emitted when a pair first becomes ``possible`` or ``duplicate``, when its decision rises,
+    and as ``distinct`` when an earlier verdict is withdrawn (by a reviewer, or because one
+    of the records was deleted or merged away).
     """
 
     schema_version: Literal[1] = 1
@@ -80,7 +81,9 @@ class DuplicateEvent(OutboundRecord):
         ge=0.0, le=1.0, description="the learned model's probability that both are one entity"
     )
     similarities: dict[str, float] = Field(description="per compared field, in [0, 1]")
-    source: Literal["matcher", "feedback"]
+    source: Literal["matcher", "feedback", "record_gone"] = Field(
+        description="who decided: the matcher, a reviewer, or a delete or merge of either record"
+    )
     cluster_id: RecordRef
     decided_at: AwareDatetime
 

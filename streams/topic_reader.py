@@ -74,3 +74,25 @@ def read_records(
         return records
     finally:
         consumer.close()
+
+
+def wait_until_quiet(
+    bootstrap_servers: str, topics: Iterable[str], *, quiet: float, timeout: float
+) -> bool:
+    """Wait until nothing is written to ``topics`` for ``quiet`` seconds (False on timeout).
+
+    For outputs whose count is not known in advance (pair verdicts, cluster news): the
+    pipeline is done with an input once its topics stop growing.
+    """
+    names = list(topics)
+    deadline = time.monotonic() + timeout
+    last = end_offsets(bootstrap_servers, names)
+    still_since = time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(min(0.5, quiet / 4))
+        now = end_offsets(bootstrap_servers, names)
+        if now != last:
+            last, still_since = now, time.monotonic()
+        elif time.monotonic() - still_since >= quiet:
+            return True
+    return False

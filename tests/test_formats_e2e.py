@@ -32,7 +32,7 @@ from streams.kafka_admin import ensure_topics
 from streams.publish import publish_events
 from streams.source_formats import FormattedSimulation, OutputFormat, custom_field_mapping
 from streams.topics import Topic, TopicSpec
-from tests.harness import Deployment, count_changes
+from streams.deployment import Deployment, count_changes
 from tests.test_envelopes_examples import (
     DBZ_PG_CREATE,
     DBZ_PG_DELETE,

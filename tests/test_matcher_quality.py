@@ -17,13 +17,12 @@ import orjson
 
 from models.matching import BlockingIndex, Decision, DuplicateMatcher, MatchRecord
 from models.matching.blocking import profile_keys
+from models.matching.evaluation import Pair, pair_quality
 from models.matching.profile import PERSON_TYPES, Profile
 from schemas.standardize.record import standardize_fields
-from streams.generator import CrmSimulation, DuplicateTruth
+from streams.generator import CrmSimulation
 
 SEED = 20240611
-
-Pair = frozenset[str]
 
 
 @dataclass
@@ -95,34 +94,6 @@ def _match(
     out.score_seconds += time.perf_counter() - start
 
 
-def true_pairs(duplicates: Iterable[DuplicateTruth]) -> set[Pair]:
-    """Every pair within a duplicate cluster (A~B and B~C make A~C a true pair too)."""
-    return cluster_pairs(frozenset((item.entity_id, item.duplicate_of)) for item in duplicates)
-
-
-def cluster_pairs(edges: Iterable[Pair]) -> set[Pair]:
-    """Every pair within the connected components of ``edges``: what cluster ids yield."""
-    parent: dict[str, str] = {}
-
-    def root(node: str) -> str:
-        while parent.setdefault(node, node) != node:
-            node = parent[node]
-        return node
-
-    for a, b in (sorted(edge) for edge in edges):
-        parent[root(a)] = root(b)
-    clusters: dict[str, list[str]] = {}
-    for node in list(parent):
-        clusters.setdefault(root(node), []).append(node)
-    return {
-        frozenset((a, b))
-        for members in clusters.values()
-        for a in members
-        for b in members
-        if a < b
-    }
-
-
 def _same_type(pair: Pair) -> bool:
     """The generator's truth pairs records of one type; a lead~contact match is not in it."""
     return len({entity_id.split("-")[0] for entity_id in pair}) == 1
@@ -132,14 +103,12 @@ def test_pair_precision_and_recall_on_generated_duplicates() -> None:
     """20k events (about 240 true pairs: 3k events give only ~30, too few to measure 0.95)."""
     simulation = CrmSimulation(SEED)
     events = [e.value for e in simulation.events(20_000) if e.expected_error is None]
-    truth = true_pairs(simulation.ground_truth.duplicates)
     direct = {frozenset((d.entity_id, d.duplicate_of)) for d in simulation.ground_truth.duplicates}
     matcher = DuplicateMatcher()
     result = replay(events, matcher)
     found = {pair for pair in result.found[Decision.DUPLICATE] if _same_type(pair)}
-    clustered = {pair for pair in cluster_pairs(found) if _same_type(pair)}
-    precision = len(clustered & truth) / len(clustered)
-    recall = len(clustered & truth) / len(truth)
+    quality = pair_quality(found, direct)
+    precision, recall, truth = quality.precision, quality.recall, range(quality.true_pairs)
     direct_recall = len(found & direct) / len(direct)
     per_record = result.candidates_seen / result.matched_records
     micros = 1e6 * result.score_seconds / max(result.candidates_seen, 1)

@@ -19,7 +19,7 @@ from kafka import KafkaProducer
 from streams.generator import CrmSimulation, GeneratedEvent
 from streams.publish import publish_events
 from streams.topics import Topic
-from tests.harness import Deployment
+from streams.deployment import Deployment
 
 pytestmark = pytest.mark.kafka
 

@@ -23,6 +23,13 @@ The flow, each step a pure function here and a thin agent in ``streams.agents``:
 
 A pair event is emitted by the partition of the pair's newer record only, so a pair found
 from both sides at once is still reported once per decision change.
+
+Every version: a block keeps the versions of a record it has seen (an update indexes the new
+version under its keys and leaves the old ones in place until a delete or merge), compares
+an arriving version with all of them, and a pair's decision only ever rises. Two versions
+that share a key meet at that key's block whichever comes second, so the decisions do not
+depend on how changes of different records interleave, which differs with every worker
+count; and an old mailbox or address still identifies the person, as it does in real CRMs.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal, Protocol
+from typing import Final, Literal, Protocol
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -38,6 +45,9 @@ from models.matching.matcher import DuplicateMatcher
 from models.matching.profile import Profile
 from schemas.duplicates import Decision, DuplicateEvent, DuplicateVerdict, RecordRef
 from schemas.enrich import EnrichedRecord
+
+VERSIONS_KEPT: Final = 5
+"""Versions of a record a block compares with: enough for the usual few identity changes."""
 
 __all__ = [
     "Block",
@@ -71,12 +81,16 @@ class Root(_Frozen):
 
 
 class Member(_Frozen):
-    """What a block keeps of a record: enough to score it and to name its cluster."""
+    """What a block keeps of a record: enough to score it and to name its cluster.
+
+    ``profiles`` are the record's versions seen by this block, newest last (at most
+    :data:`VERSIONS_KEPT`): see "every version" in the module docstring.
+    """
 
     key: str
     created_at: AwareDatetime
     cluster: Root
-    profile: dict[str, str]
+    profiles: list[dict[str, str]]
 
 
 class Block(_Frozen):
@@ -151,8 +165,7 @@ class PairLink(_Frozen):
     score: float
     probability: float
     similarities: dict[str, float]
-    source: Literal["matcher", "feedback"]
-    since_seq: int = Field(description="the record's matching round when this link was set")
+    source: Literal["matcher", "feedback", "record_gone"]
 
     @property
     def pinned(self) -> bool:
@@ -246,7 +259,14 @@ def index_in_block(
         for other in block.members.values():
             if other.key == member.key:
                 continue
-            result = matcher.score_profiles(member.profile, other.profile)
+            result = max(
+                (
+                    matcher.score_profiles(mine, theirs)
+                    for mine in member.profiles
+                    for theirs in other.profiles
+                ),
+                key=lambda scored: scored.score,
+            )
             if result.score >= floor:
                 candidates.append(
                     Candidate(
@@ -257,6 +277,10 @@ def index_in_block(
                         similarities=result.similarities,
                     )
                 )
+    known = block.members.get(member.key)
+    if known is not None:
+        versions = [p for p in known.profiles if p not in member.profiles] + member.profiles
+        member = member.model_copy(update={"profiles": versions[-VERSIONS_KEPT:]})
     members = {**block.members, member.key: member}
     updated = (
         Block(saturated=True)
@@ -310,7 +334,7 @@ def on_record(
         root = Root(since=record.created_at, key=key)
         state = MatchState(key=key, created_at=record.created_at, cluster=root)
     if record.deleted or record.merged_into is not None:
-        state = _gone(state, effects)
+        state = _gone(state, now, effects)
         return _queue(
             state,
             Pending(seq=state.seq, matching=False, enriched=_json(enriched)),
@@ -322,17 +346,14 @@ def on_record(
         waiting = Pending(seq=state.seq, matching=False, enriched=_json(enriched))
         return _queue(state, waiting, judge, now, effects)
     seq = state.seq + 1
-    member = Member(key=key, created_at=state.created_at, cluster=state.cluster, profile=profile)
-    effects.index_requests.extend(
-        IndexRequest(block_key=block_key, record_key=key, seq=seq, member=None)
-        for block_key in sorted(set(state.keys) - set(new_keys))
-    )
+    member = Member(key=key, created_at=state.created_at, cluster=state.cluster, profiles=[profile])
     effects.index_requests.extend(
         IndexRequest(block_key=block_key, record_key=key, seq=seq, member=member)
         for block_key in new_keys
     )
+    every_key = sorted(set(state.keys) | set(new_keys))  # un-indexed only when gone
     state = state.model_copy(
-        update={"profile": profile, "keys": new_keys, "seq": seq, "gone": False}
+        update={"profile": profile, "keys": every_key, "seq": seq, "gone": False}
     )
     waiting = Pending(seq=seq, matching=True, awaiting=new_keys, enriched=_json(enriched))
     return _queue(state, waiting, judge, now, effects)
@@ -359,14 +380,24 @@ def on_link(
 ) -> tuple[MatchState | None, Effects]:
     """News from the other record of a pair (see :class:`LinkMessage`)."""
     effects = Effects()
-    if state is None or state.gone:
+    if state is None:
         return state, effects
     sender = message.sender
+    if state.gone:
+        if message.kind in {"pair", "feedback"}:  # news that crossed our delete: undo it there
+            effects.links.append(_gone_message(state, sender))
+        return state, effects
     link = state.links.get(sender)
     if message.kind == "gone":
-        return _without_link(state, sender), effects
-    if message.kind == "pair" and not (link is not None and link.pinned):
-        state = _take_decision(state, message, "matcher", now, effects)
+        if link is not None:
+            state = _without_link(state, sender)
+            _withdraw(state, sender, link, now, effects)
+        return state, effects
+    if message.kind == "pair":
+        if link is None or (not link.pinned and _RANK[message.decision] > _RANK[link.decision]):
+            state = _take_decision(state, message, "matcher", now, effects)
+        elif _RANK[link.decision] > _RANK[message.decision]:  # ours is better: both keep it
+            effects.links.append(_pair_message(state, sender, link))
     elif message.kind == "feedback":
         if link is not None and sender < state.key:  # one side of the pair teaches the model
             effects.learning.append(
@@ -445,7 +476,7 @@ def _flush(
     while state.pending and not state.pending[0].awaiting:
         head, *rest = state.pending
         state = state.model_copy(update={"pending": rest})
-        if head.matching and head.seq == state.seq:  # an older round's news is already stale
+        if head.matching and not state.gone:  # every version's pairs count: see the docstring
             state = _decide_round(state, head, judge, now, effects)
         effects.enriched.append(_with_verdict(head.enriched, state))
     return state, effects
@@ -454,38 +485,34 @@ def _flush(
 def _decide_round(
     state: MatchState, round_: Pending, judge: PairJudge, now: datetime, effects: Effects
 ) -> MatchState:
-    """Decide every candidate of a full matching round.
+    """Decide every candidate of a full matching round; a decision only ever rises.
 
-    A matcher link set before this round was asked and not found again by it is withdrawn:
-    the records no longer share a block, or no longer score as alike.
+    See "every version" in the module docstring: a pair's decision is the best its versions
+    ever earned, so a later update (a new mailbox, a move) does not undo it; a reviewer's
+    rejection, a delete or a merge does.
     """
-    decided: dict[str, tuple[Candidate, PairLink]] = {}
-    for other, candidate in round_.candidates.items():
+    for other, candidate in sorted(round_.candidates.items()):
         probability, decision = judge.decide(candidate.similarities)
-        if decision is not Decision.DISTINCT:
-            decided[other] = (
-                candidate,
-                PairLink(
-                    other_created_at=candidate.created_at,
-                    decision=decision,
-                    score=candidate.score,
-                    probability=probability,
-                    similarities=candidate.similarities,
-                    source="matcher",
-                    since_seq=state.seq,
-                ),
-            )
-    for other, link in sorted(state.links.items()):
-        if link.source == "matcher" and other not in decided and link.since_seq < round_.seq:
-            state = _change_pair(state, other, None, now, effects)
-    for other, (candidate, link) in sorted(decided.items()):
         known = state.links.get(other)
-        if known is not None and known.pinned:
+        if known is not None and (known.pinned or _RANK[known.decision] >= _RANK[decision]):
             continue
+        if decision is Decision.DISTINCT:
+            continue
+        link = PairLink(
+            other_created_at=candidate.created_at,
+            decision=decision,
+            score=candidate.score,
+            probability=probability,
+            similarities=candidate.similarities,
+            source="matcher",
+        )
         state = _change_pair(state, other, link, now, effects)
-        if link.decision is Decision.DUPLICATE:
+        if decision is Decision.DUPLICATE:
             state = _meet_cluster(state, other, candidate.cluster, effects)
     return state
+
+
+_RANK: Final = {Decision.DISTINCT: 0, Decision.POSSIBLE: 1, Decision.DUPLICATE: 2}
 
 
 def _change_pair(
@@ -500,19 +527,7 @@ def _change_pair(
     shown = new or old
     if shown is None or _decision(old) is _decision(new):
         return state
-    effects.links.append(
-        LinkMessage(
-            kind="pair",
-            target=other,
-            sender=state.key,
-            sender_created_at=state.created_at,
-            cluster=state.cluster,
-            decision=_decision(new),
-            score=shown.score,
-            probability=shown.probability,
-            similarities=shown.similarities,
-        )
-    )
+    effects.links.append(_pair_message(state, other, shown, decision=_decision(new)))
     _report(
         state,
         other,
@@ -550,7 +565,6 @@ def _take_decision(
             probability=message.probability,
             similarities=message.similarities or (old.similarities if old is not None else {}),
             source=source,
-            since_seq=state.seq,
         )
         links[message.sender] = new
     state = state.model_copy(update={"links": links})
@@ -627,26 +641,61 @@ def _cluster_message(state: MatchState, target: str) -> LinkMessage:
     )
 
 
+def _pair_message(
+    state: MatchState, target: str, link: PairLink, decision: Decision | None = None
+) -> LinkMessage:
+    return LinkMessage(
+        kind="pair" if link.source != "feedback" else "feedback",
+        target=target,
+        sender=state.key,
+        sender_created_at=state.created_at,
+        cluster=state.cluster,
+        decision=link.decision if decision is None else decision,
+        score=link.score,
+        probability=link.probability,
+        similarities=link.similarities,
+    )
+
+
+def _gone_message(state: MatchState, target: str) -> LinkMessage:
+    return LinkMessage(
+        kind="gone",
+        target=target,
+        sender=state.key,
+        sender_created_at=state.created_at,
+        cluster=state.cluster,
+    )
+
+
+def _withdraw(
+    state: MatchState, other: str, link: PairLink, now: datetime, effects: Effects
+) -> None:
+    """Report a pair ended by a delete or merge of either record (from the newer side)."""
+    _report(
+        state,
+        other,
+        other_created_at=link.other_created_at,
+        old=link,
+        new=Decision.DISTINCT,
+        link=link.model_copy(update={"source": "record_gone"}),
+        now=now,
+        effects=effects,
+    )
+
+
 def _without_link(state: MatchState, other: str) -> MatchState:
     return state.model_copy(update={"links": {k: v for k, v in state.links.items() if k != other}})
 
 
-def _gone(state: MatchState, effects: Effects) -> MatchState:
-    """Deleted or merged away: leave every block and tell every pair partner."""
+def _gone(state: MatchState, now: datetime, effects: Effects) -> MatchState:
+    """Deleted or merged away: leave every block, tell every pair partner, withdraw its pairs."""
     effects.index_requests.extend(
         IndexRequest(block_key=block_key, record_key=state.key, seq=state.seq, member=None)
         for block_key in state.keys
     )
-    effects.links.extend(
-        LinkMessage(
-            kind="gone",
-            target=other,
-            sender=state.key,
-            sender_created_at=state.created_at,
-            cluster=state.cluster,
-        )
-        for other in sorted(state.links)
-    )
+    for other, link in sorted(state.links.items()):
+        effects.links.append(_gone_message(state, other))
+        _withdraw(state, other, link, now, effects)
     return state.model_copy(
         update={"keys": [], "profile": {}, "links": {}, "gone": True, "seq": state.seq + 1}
     )

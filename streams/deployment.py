@@ -1,4 +1,4 @@
-"""What the end-to-end tests share: an isolated deployment on the test broker, and counting.
+"""An isolated crmstream deployment on a broker, for end-to-end tests and benchmarks.
 
 Each test gets its own topics, consumer group, web port and data directory, so tests never
 see each other's records, whichever broker they run against.
@@ -55,8 +55,10 @@ class Deployment:
     def topic(self, topic: Topic) -> str:
         return topic_name(self.settings, topic)
 
-    def worker(self, log_name: str = "worker.log") -> WorkerProcess:
-        return WorkerProcess(self.env, self.workdir / log_name)
+    def worker(self, log_name: str = "worker.log", *, own_web_port: bool = False) -> WorkerProcess:
+        """A worker of this deployment; a second one on this host needs ``own_web_port``."""
+        env = {**self.env, f"{ENV_PREFIX}WEB_PORT": str(free_port())} if own_web_port else self.env
+        return WorkerProcess(env, self.workdir / log_name)
 
     def read_outputs(self, expected: int, timeout: float) -> list[Any]:
         """Enriched records and dead letters, once ``expected`` of them arrived."""
