@@ -41,9 +41,11 @@ DEFAULT_SEED = 20240611
 
 @dataclass(frozen=True)
 class StreamRun:
-    """What one run through the stream decided: each pair's last decision."""
+    """What one run through the stream decided: each pair's last decision, and every pair
+    ever called a duplicate (a pair withdrawn because a record was deleted was still found)."""
 
     decisions: dict[Pair, Decision]
+    ever_duplicate: set[Pair]
     enriched: int
     seconds: float
 
@@ -52,7 +54,14 @@ class StreamRun:
 
 
 def run_stream(
-    bootstrap: str, workdir: Path, *, events: int, seed: int, workers: int, timeout: float = 600
+    bootstrap: str,
+    workdir: Path,
+    *,
+    events: int,
+    seed: int,
+    workers: int,
+    rate: float | None = None,
+    timeout: float = 600,
 ) -> StreamRun:
     """Generated events through ``workers`` worker processes; the pair decisions out."""
     run_id = uuid.uuid4().hex[:8]
@@ -71,7 +80,7 @@ def run_stream(
             generated,
             bootstrap_servers=bootstrap,
             topic=deployment.topic(Topic.CHANGES),
-            rate=None,
+            rate=rate,
             progress=False,
         )
         done = deployment.read_outputs(expected=expected, timeout=timeout)
@@ -80,6 +89,7 @@ def run_stream(
         wait_until_quiet(bootstrap, outputs, quiet=5.0, timeout=timeout)
         seconds = time.perf_counter() - started
     decisions: dict[Pair, Decision] = {}
+    ever_duplicate: set[Pair] = set()
     for record in read_records(bootstrap, outputs[:1], expected=1 << 30, timeout=5, settle=0):
         event = orjson.loads(record.value)
         pair = frozenset(
@@ -87,8 +97,10 @@ def run_stream(
             for side in (event["record"], event["other"])
         )
         decisions[pair] = Decision(event["decision"])
+        if decisions[pair] is Decision.DUPLICATE:
+            ever_duplicate.add(pair)
     enriched = sum(1 for record in done if record.topic == outputs[1])
-    return StreamRun(decisions, enriched, seconds)
+    return StreamRun(decisions, ever_duplicate, enriched, seconds)
 
 
 def true_pairs(seed: int, events: int) -> set[Pair]:
@@ -104,7 +116,7 @@ def true_pairs(seed: int, events: int) -> set[Pair]:
 
 def score(run: StreamRun, truth: set[Pair]) -> PairQuality:
     """Quality of the same-type duplicate pairs (the truth knows no lead~contact pairs)."""
-    found = {pair for pair in run.pairs(Decision.DUPLICATE) if _same_type(pair)}
+    found = {pair for pair in run.ever_duplicate if _same_type(pair)}
     return pair_quality(found, truth)
 
 
@@ -127,6 +139,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=DEFAULT_EVENTS)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="events/s to publish at (default: all at once, a backlog in any interleaving)",
+    )
     args = parser.parse_args(argv)
     truth = true_pairs(args.seed, args.events)
     with (
@@ -134,10 +152,17 @@ def main(argv: list[str] | None = None) -> int:
         _broker(Path(tmp)) as bootstrap,
     ):
         run = run_stream(
-            bootstrap, Path(tmp), events=args.events, seed=args.seed, workers=args.workers
+            bootstrap,
+            Path(tmp),
+            events=args.events,
+            seed=args.seed,
+            workers=args.workers,
+            rate=args.rate,
         )
         baseline = (
-            run_stream(bootstrap, Path(tmp), events=args.events, seed=args.seed, workers=1)
+            run_stream(
+                bootstrap, Path(tmp), events=args.events, seed=args.seed, workers=1, rate=args.rate
+            )
             if args.workers > 1
             else None
         )
@@ -146,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         "events": args.events,
         "seed": args.seed,
         "workers": args.workers,
+        "rate": args.rate,
         **asdict(quality),
         "possible_pairs": len(run.pairs(Decision.POSSIBLE)),
         "cross_type_pairs": sum(not _same_type(p) for p in run.pairs(Decision.DUPLICATE)),

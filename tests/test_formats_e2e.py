@@ -27,12 +27,12 @@ from schemas.mapping import extend_field_mapping
 from schemas.native import parse_native_change
 from schemas.outbound import SourcePosition
 from schemas.record import RecordState
+from streams.deployment import Deployment, count_changes
 from streams.generator import CrmSimulation, GeneratedEvent
 from streams.kafka_admin import ensure_topics
 from streams.publish import publish_events
 from streams.source_formats import FormattedSimulation, OutputFormat, custom_field_mapping
 from streams.topics import Topic, TopicSpec
-from streams.deployment import Deployment, count_changes
 from tests.test_envelopes_examples import (
     DBZ_PG_CREATE,
     DBZ_PG_DELETE,

@@ -13,8 +13,8 @@ from kafka import KafkaProducer
 
 from schemas.envelopes import parse_message
 from schemas.errors import ErrorCode, InvalidChange
-from streams.topics import Topic
 from streams.deployment import Deployment
+from streams.topics import Topic
 from tests.test_envelopes_examples import MAPPING, mutated_example
 from tests.test_formats_e2e import MAPPING_FILE
 

@@ -16,10 +16,10 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
+from streams.deployment import Deployment
 from streams.generator import CrmSimulation, GeneratedEvent
 from streams.publish import publish_events
 from streams.topics import Topic
-from streams.deployment import Deployment
 
 pytestmark = pytest.mark.kafka
 

@@ -506,9 +506,9 @@ def _decide_round(
             similarities=candidate.similarities,
             source="matcher",
         )
-        state = _change_pair(state, other, link, now, effects)
-        if decision is Decision.DUPLICATE:
+        if decision is Decision.DUPLICATE:  # first, so the pair event names the cluster
             state = _meet_cluster(state, other, candidate.cluster, effects)
+        state = _change_pair(state, other, link, now, effects)
     return state
 
 
