@@ -90,6 +90,7 @@ from streams.generator import CrmSimulation
 if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
     from multiprocessing.queues import Queue
+    from multiprocessing.synchronize import Event
 
 SEED: Final = 20240611
 DEFAULT_SIZES: Final = (10_000, 100_000, 1_000_000)
@@ -113,7 +114,7 @@ _Batch = tuple[list[bytes], list[tuple[str, str]]]
 # --------------------------------------------------------------------------------------------
 
 
-def _produce(seed: int, creates: int, queue: Queue[_Batch | None]) -> None:
+def _produce(seed: int, creates: int, queue: Queue[_Batch | None], finished: Event) -> None:
     """Child process: run the simulation until ``creates`` person creates have been sent."""
     simulation = CrmSimulation(seed)
     sent = reported = 0
@@ -128,6 +129,7 @@ def _produce(seed: int, creates: int, queue: Queue[_Batch | None]) -> None:
         sent += len(batch)
         queue.put((batch, [(d.entity_id, d.duplicate_of) for d in duplicates]))
     queue.put(None)
+    finished.set()  # the process lives on until the queue is drained
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,8 +148,9 @@ class PersonCreates:
         context = multiprocessing.get_context()
         self.duplicate_of: dict[str, str] = {}
         self._queue: Queue[_Batch | None] = context.Queue(maxsize=_QUEUE_BATCHES)
+        self._finished = context.Event()
         self._process: BaseProcess = context.Process(
-            target=_produce, args=(seed, creates, self._queue), daemon=True
+            target=_produce, args=(seed, creates, self._queue, self._finished), daemon=True
         )
         self._process.start()
         self._done = False
@@ -165,7 +168,12 @@ class PersonCreates:
     def wait_idle(self) -> None:
         """Wait until the child blocks on a full queue or ends: it must not share the cores
         with the timed loop."""
-        while not self._done and self._process.is_alive() and not self._queue.full():
+        while not (
+            self._done
+            or self._finished.is_set()
+            or self._queue.full()
+            or not self._process.is_alive()
+        ):
             time.sleep(0.05)
 
     def close(self) -> float:

@@ -14,6 +14,7 @@ import orjson
 from pydantic import BaseModel
 
 from schemas.change import ChangeEvent
+from schemas.duplicates import DuplicateEvent, FeedbackVerdict
 from schemas.enrich import EnrichedRecord
 from schemas.outbound import DeadLetter
 
@@ -24,6 +25,8 @@ CONTRACTS: dict[str, type[BaseModel]] = {
     "change-event": ChangeEvent,
     "enriched": EnrichedRecord,
     "deadletter": DeadLetter,
+    "duplicate": DuplicateEvent,
+    "feedback": FeedbackVerdict,
 }
 
 

@@ -48,7 +48,9 @@ app = faust.App(
     value_serializer="raw",
     processing_guarantee=settings.processing_guarantee,
     consumer_auto_offset_reset="earliest",
-    producer_max_request_size=deadletter_max_bytes(settings),
+    # Table changelogs (blocks, match state) may outgrow a small inbound limit; the broker's
+    # own default limit is 1 MiB.
+    producer_max_request_size=max(deadletter_max_bytes(settings), 1_048_576),
     topic_partitions=settings.topic_partitions,
     topic_replication_factor=settings.topic_replication_factor,
     topic_disable_leader=True,

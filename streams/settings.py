@@ -117,7 +117,7 @@ class Settings(BaseSettings):
         'custom attributes may take part, 0 removes a field: {"email": 3, "Tax_Id__c": 2}.',
     )
     match_max_block_size: int = Field(
-        default=500,
+        default=100,
         ge=2,
         description="Records sharing one blocking key beyond which the key is no longer used.",
     )

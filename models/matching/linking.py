@@ -46,7 +46,7 @@ from models.matching.profile import Profile
 from schemas.duplicates import Decision, DuplicateEvent, DuplicateVerdict, RecordRef
 from schemas.enrich import EnrichedRecord
 
-VERSIONS_KEPT: Final = 5
+VERSIONS_KEPT: Final = 3
 """Versions of a record a block compares with: enough for the usual few identity changes."""
 
 __all__ = [

@@ -26,6 +26,10 @@ __all__ = ["PERSON_TYPES", "Profile", "match_profile"]
 Profile = dict[str, str]
 """Profile field -> standardized value as text."""
 
+MAX_VALUE_CHARS: Final = 200
+"""Longer values are cut: no real name or address is longer, and a profile is stored in every
+block of its record, so one garbage value must not make those table values huge."""
+
 PERSON_TYPES: Final = frozenset({"lead", "contact"})
 """Entity types that describe a person; they are matched against each other."""
 
@@ -80,6 +84,6 @@ def match_profile(
 def _put(profile: Profile, name: str, value: object) -> None:
     if value is None or isinstance(value, bool):
         return
-    text = str(value).strip()
+    text = str(value).strip()[:MAX_VALUE_CHARS]
     if text:
         profile[name] = text
