@@ -46,7 +46,7 @@ The data, and how honest it is
 How it runs
     A child process runs the simulation and passes the person creates' raw JSON to this
     process, which standardizes, profiles and indexes them: the two halves take about as long,
-    so on two cores they overlap (the 1M build takes about 2.5 minutes, the bench about 3).
+    so on two cores they overlap (the 1M build takes 1.5-3 minutes, the bench 2-4, by load).
     The table grows 10k -> 100k -> 1M; at each size, once the generator is idle, every probe
     is matched at least ``--repeats`` times and for at least ``--min-seconds`` (gc disabled:
     the bench makes no reference cycles, and a full collection over millions of containers

@@ -77,7 +77,8 @@ def match_profile(
     for name, (where, source) in _SOURCES.get(str(entity_type), ()):
         _put(profile, name, sources[where].get(source))
     for name in extra:
-        _put(profile, name, fields.get(name))
+        if name not in profile:  # a standard profile field (company_key as "company") wins
+            _put(profile, name, fields.get(name))
     return profile
 
 
