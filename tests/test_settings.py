@@ -60,6 +60,8 @@ def test_topics_follow_the_prefix_and_partitions(monkeypatch: pytest.MonkeyPatch
     settings = load_settings()
     specs = {spec.name: spec for spec in topic_specs(settings)}
     assert set(specs) == {f"acme.crm.{topic.value}" for topic in Topic}
+    learner = topic_name(settings, Topic.MATCH_LEARNING)
+    assert specs.pop(learner).partitions == 1, "one learner keeps the match model consistent"
     assert {spec.partitions for spec in specs.values()} == {12}
     assert topic_name(settings, Topic.DEADLETTER) == "acme.crm.deadletter"
 
