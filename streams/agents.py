@@ -28,7 +28,7 @@ from models.matching.linking import (
 )
 from schemas.duplicates import FeedbackVerdict
 from schemas.enrich import enrich_change
-from schemas.errors import errors_from_validation, internal_error
+from schemas.errors import ErrorDetail, errors_from_validation, internal_error
 from schemas.ingest import RoutedChange, ingest_message
 from schemas.outbound import DeadLetter, SourcePosition
 from schemas.record import RecordState
@@ -180,16 +180,7 @@ async def take_feedback(stream: faust.StreamT[bytes]) -> None:
         try:
             verdict = FeedbackVerdict.model_validate_json(event.value or b"")
         except ValidationError as exc:
-            letter = DeadLetter.of(
-                errors_from_validation(exc),
-                event.value,
-                event.message.key,
-                _position(event),
-                datetime.now(UTC),
-                keep_bytes=settings.max_message_bytes,
-            )
-            await deadletter_topic.send(key=event.message.key, value=letter.to_json())
-            record_parked(letter)
+            await _park(event, errors_from_validation(exc))
             continue
         for message in feedback_messages(verdict.record, verdict.other, verdict.verdict):
             await match_links_topic.send(key=message.target.encode(), value=_json(message))
@@ -255,8 +246,12 @@ async def _send(effects: Effects) -> None:
 
 
 async def _park_internal_failure(event: faust.EventT[bytes], exc: Exception) -> None:
+    await _park(event, [internal_error(exc)])
+
+
+async def _park(event: faust.EventT[bytes], errors: list[ErrorDetail]) -> None:
     letter = DeadLetter.of(
-        [internal_error(exc)],
+        errors,
         event.value,
         event.message.key,
         _position(event),

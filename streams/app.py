@@ -8,6 +8,7 @@ produced by the typed records of ``schemas``.
 from __future__ import annotations
 
 import faust
+from faust.types.tables import TableT
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from models.matching import DuplicateMatcher
@@ -106,29 +107,29 @@ matcher = DuplicateMatcher(
     review_threshold=settings.match_review_threshold,
 )
 
-# The current state of every record (RecordState JSON), partitioned like routed_topic.
-records_table = app.Table(
-    "records",
-    partitions=settings.topic_partitions,
-    key_type=bytes,
-    value_type=bytes,
-    help="Merged current state of each CRM record, keyed by entity type and id.",
+
+def _partitioned_table(name: str, help_text: str) -> TableT[bytes, bytes]:
+    """A table of JSON values, partitioned like the topic its agent reads."""
+    return app.Table(
+        name,
+        partitions=settings.topic_partitions,
+        key_type=bytes,
+        value_type=bytes,
+        help=help_text,
+    )
+
+
+# RecordState JSON by record key, partitioned like routed_topic.
+records_table = _partitioned_table(
+    "records", "Merged current state of each CRM record, keyed by entity type and id."
 )
-# Each record's duplicate links, cluster and waiting enriched records (MatchState JSON).
-matches_table = app.Table(
-    "matches",
-    partitions=settings.topic_partitions,
-    key_type=bytes,
-    value_type=bytes,
-    help="Near-duplicate state of each matchable record, keyed like records.",
+# MatchState JSON by record key: duplicate links, cluster, enriched records waiting.
+matches_table = _partitioned_table(
+    "matches", "Near-duplicate state of each matchable record, keyed like records."
 )
-# The records sharing each blocking key (Block JSON), partitioned like match_requests_topic.
-blocks_table = app.Table(
-    "blocks",
-    partitions=settings.topic_partitions,
-    key_type=bytes,
-    value_type=bytes,
-    help="Members of each blocking key: who a new record is compared with.",
+# Block JSON by blocking key, partitioned like match_requests_topic.
+blocks_table = _partitioned_table(
+    "blocks", "Members of each blocking key: who a new record is compared with."
 )
 # The learned match model, written by its one learner and read by every worker.
 match_model_table = app.GlobalTable(

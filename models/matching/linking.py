@@ -225,7 +225,6 @@ class Effects:
     """What one step asks the shell to send, in order."""
 
     index_requests: list[IndexRequest] = field(default_factory=list)
-    answers: list[BlockAnswer] = field(default_factory=list)
     links: list[LinkMessage] = field(default_factory=list)
     duplicates: list[DuplicateEvent] = field(default_factory=list)
     enriched: list[EnrichedRecord] = field(default_factory=list)
@@ -248,12 +247,10 @@ def index_in_block(
     Candidates scoring below ``floor`` are not sent back: the record side could only call
     them distinct, and most pairs in a block are.
     """
-    block = block or Block()
     member = request.member
     if member is None:
-        members = {k: m for k, m in block.members.items() if k != request.record_key}
-        kept = Block(members=members, saturated=block.saturated)
-        return (kept if members or kept.saturated else None), None
+        return remove_from_block(block, request.record_key), None
+    block = block or Block()
     candidates: list[Candidate] = []
     if not block.saturated:
         for other in block.members.values():
@@ -385,12 +382,12 @@ def on_link(
     sender = message.sender
     if state.gone:
         if message.kind in {"pair", "feedback"}:  # news that crossed our delete: undo it there
-            effects.links.append(_gone_message(state, sender))
+            effects.links.append(_link_message(state, sender, "gone"))
         return state, effects
     link = state.links.get(sender)
     if message.kind == "gone":
         if link is not None:
-            state = _without_link(state, sender)
+            state = _with_link(state, sender, None)
             _withdraw(state, sender, link, now, effects)
         return state, effects
     if message.kind == "pair":
@@ -520,10 +517,7 @@ def _change_pair(
 ) -> MatchState:
     """This side decided the pair: keep it, tell the other side, report a changed decision."""
     old = state.links.get(other)
-    links = {k: v for k, v in state.links.items() if k != other}
-    if new is not None:
-        links[other] = new
-    state = state.model_copy(update={"links": links})
+    state = _with_link(state, other, new)
     shown = new or old
     if shown is None or _decision(old) is _decision(new):
         return state
@@ -555,7 +549,6 @@ def _take_decision(
         if old is not None
         else message.sender_created_at or state.created_at  # unknown age: order by key
     )
-    links = {k: v for k, v in state.links.items() if k != message.sender}
     new: PairLink | None = None
     if message.decision is not Decision.DISTINCT or source == "feedback":
         new = PairLink(
@@ -566,8 +559,7 @@ def _take_decision(
             similarities=message.similarities or (old.similarities if old is not None else {}),
             source=source,
         )
-        links[message.sender] = new
-    state = state.model_copy(update={"links": links})
+    state = _with_link(state, message.sender, new)
     shown = new or old
     if shown is not None and (_decision(old) is not _decision(new) or source == "feedback"):
         _report(
@@ -622,18 +614,18 @@ def _meet_cluster(state: MatchState, other: str, theirs: Root, effects: Effects)
     if theirs.order() < state.cluster.order():
         state = state.model_copy(update={"cluster": theirs})
         effects.links.extend(
-            _cluster_message(state, neighbour)
+            _link_message(state, neighbour, "cluster")
             for neighbour, link in sorted(state.links.items())
             if neighbour != other and link.decision is Decision.DUPLICATE
         )
     elif state.cluster.order() < theirs.order():
-        effects.links.append(_cluster_message(state, other))
+        effects.links.append(_link_message(state, other, "cluster"))
     return state
 
 
-def _cluster_message(state: MatchState, target: str) -> LinkMessage:
+def _link_message(state: MatchState, target: str, kind: Literal["cluster", "gone"]) -> LinkMessage:
     return LinkMessage(
-        kind="cluster",
+        kind=kind,
         target=target,
         sender=state.key,
         sender_created_at=state.created_at,
@@ -657,16 +649,6 @@ def _pair_message(
     )
 
 
-def _gone_message(state: MatchState, target: str) -> LinkMessage:
-    return LinkMessage(
-        kind="gone",
-        target=target,
-        sender=state.key,
-        sender_created_at=state.created_at,
-        cluster=state.cluster,
-    )
-
-
 def _withdraw(
     state: MatchState, other: str, link: PairLink, now: datetime, effects: Effects
 ) -> None:
@@ -683,8 +665,12 @@ def _withdraw(
     )
 
 
-def _without_link(state: MatchState, other: str) -> MatchState:
-    return state.model_copy(update={"links": {k: v for k, v in state.links.items() if k != other}})
+def _with_link(state: MatchState, other: str, link: PairLink | None) -> MatchState:
+    """The state with its link to ``other`` set, or dropped when ``link`` is None."""
+    links = {k: v for k, v in state.links.items() if k != other}
+    if link is not None:
+        links[other] = link
+    return state.model_copy(update={"links": links})
 
 
 def _gone(state: MatchState, now: datetime, effects: Effects) -> MatchState:
@@ -694,7 +680,7 @@ def _gone(state: MatchState, now: datetime, effects: Effects) -> MatchState:
         for block_key in state.keys
     )
     for other, link in sorted(state.links.items()):
-        effects.links.append(_gone_message(state, other))
+        effects.links.append(_link_message(state, other, "gone"))
         _withdraw(state, other, link, now, effects)
     return state.model_copy(
         update={"keys": [], "profile": {}, "links": {}, "gone": True, "seq": state.seq + 1}
