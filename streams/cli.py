@@ -10,7 +10,7 @@ import typer
 
 from schemas.backfill import ExportSource
 from schemas.change import EntityType
-from streams.cli_errors import fail
+from streams.cli_errors import RUN_ERROR, fail
 from streams.cli_generate import generate
 from streams.cli_kafka import kafka_commands
 from streams.settings import ConfigurationError, Settings, load_settings
@@ -204,6 +204,54 @@ def replay_dead_letters(
         f"read {report.read} dead letter(s): {verb} {sent}; "
         f"{report.filtered_out} filtered out; not replayable: {kept}"
     )
+
+
+@cli.command("report")
+def quality_report(
+    input_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--input", exists=True, dir_okay=False, help="JSON Lines of enriched records."
+        ),
+    ] = None,
+    output: Annotated[
+        Path, typer.Option("--output", file_okay=False, help="Directory for report and charts.")
+    ] = Path("crmstream-report"),
+    report_format: Annotated[str, typer.Option("--format", help="markdown or html.")] = "markdown",
+) -> None:
+    """Data-quality report over the enriched topic (read to its end) or a file of its records."""
+    from streams.report import (
+        ReportError,
+        ReportFormat,
+        build_report,
+        parse_messages,
+        read_lines,
+        write_report,
+    )
+    from streams.topic_snapshot import TopicReadError, read_topic_to_end
+    from streams.topics import Topic, topic_name
+
+    if report_format not in set(ReportFormat):
+        fail(f"--format must be markdown or html, not {report_format!r}")
+    if input_file is not None:
+        source, parsed = str(input_file), parse_messages(read_lines(input_file))
+    else:
+        settings = _settings()
+        topic = topic_name(settings, Topic.ENRICHED)
+        source = f"topic {topic}"
+        try:
+            parsed = parse_messages(read_topic_to_end(settings.bootstrap_servers, topic))
+        except ConfigurationError as exc:
+            fail(str(exc))
+        except TopicReadError as exc:
+            fail(str(exc), RUN_ERROR)
+    try:
+        report = build_report(parsed, source)
+    except ReportError as exc:
+        fail(str(exc), RUN_ERROR)
+    path = write_report(report, output, ReportFormat(report_format))
+    skipped = f"; {len(parsed.malformed)} malformed skipped" if parsed.malformed else ""
+    typer.echo(f"report written to {path} ({len(parsed.events)} enriched records{skipped})")
 
 
 def main() -> None:
