@@ -4,6 +4,8 @@
 with known duplicates (``streams.generator``), sends them through a local Kafka broker and
 ``crmstream worker`` processes with the default settings, reads ``crm.duplicates`` back and
 scores the final ``duplicate`` pairs, as clusters, against the generator's ground truth.
+Pairs of records that never existed at the same time (an original deleted before someone
+re-entered it) are out of scope on both sides: deleted records leave the duplicate index.
 With ``--workers 2`` it also runs one worker on the same input and reports whether both found
 the same pairs. The last line printed is a JSON object.
 
@@ -25,7 +27,7 @@ from pathlib import Path
 
 import orjson
 
-from models.matching.evaluation import Pair, PairQuality, pair_quality
+from models.matching.evaluation import Pair, PairQuality, coexisting, pair_quality
 from schemas.duplicates import Decision
 from schemas.mapping import DEFAULT_FIELD_MAPPING
 from streams.deployment import Deployment, count_changes
@@ -103,21 +105,36 @@ def run_stream(
     return StreamRun(decisions, ever_duplicate, enriched, seconds)
 
 
-def true_pairs(seed: int, events: int) -> set[Pair]:
-    """The generator's duplicates, as pairs of record keys."""
+@dataclass(frozen=True)
+class Truth:
+    """The generator's duplicates as pairs of record keys, and when each record existed."""
+
+    pairs: set[Pair]
+    lifetimes: dict[str, tuple[int, float]]
+
+
+def generated_truth(seed: int, events: int) -> Truth:
+    """What the generator knows about the duplicates among its first ``events`` events."""
     simulation = CrmSimulation(seed)
     for _ in simulation.events(events):
         pass
-    return {
-        frozenset((f"{d.entity_type}:{d.entity_id}", f"{d.entity_type}:{d.duplicate_of}"))
-        for d in simulation.ground_truth.duplicates
-    }
+    truth = simulation.ground_truth
+    type_of = {d.entity_id: d.entity_type for d in truth.duplicates}
+    type_of.update((d.duplicate_of, d.entity_type) for d in truth.duplicates)
+    return Truth(
+        pairs={
+            frozenset((f"{d.entity_type}:{d.entity_id}", f"{d.entity_type}:{d.duplicate_of}"))
+            for d in truth.duplicates
+        },
+        lifetimes={f"{type_of[rid]}:{rid}": span for rid, span in truth.lifetimes().items()},
+    )
 
 
-def score(run: StreamRun, truth: set[Pair]) -> PairQuality:
-    """Quality of the same-type duplicate pairs (the truth knows no lead~contact pairs)."""
+def score(run: StreamRun, truth: Truth) -> PairQuality:
+    """Quality of the same-type duplicate pairs (the truth knows no lead~contact pairs),
+    over the pairs of records that existed at one moment."""
     found = {pair for pair in run.ever_duplicate if _same_type(pair)}
-    return pair_quality(found, truth)
+    return pair_quality(found, truth.pairs, coexisting(truth.lifetimes))
 
 
 def _same_type(pair: Pair) -> bool:
@@ -146,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         help="events/s to publish at (default: all at once, a backlog in any interleaving)",
     )
     args = parser.parse_args(argv)
-    truth = true_pairs(args.seed, args.events)
+    truth = generated_truth(args.seed, args.events)
     with (
         tempfile.TemporaryDirectory(prefix="crmstream-bench-") as tmp,
         _broker(Path(tmp)) as bootstrap,

@@ -20,6 +20,7 @@ from models.matching.linking import (
     LearningSample,
     LinkMessage,
     MatchState,
+    candidate_floor,
     feedback_messages,
     index_in_block,
     on_answer,
@@ -65,8 +66,7 @@ from streams.metrics import (
 )
 
 MATCH_MODEL_KEY = b"match-model"
-# Block members scoring below this are not sent back: no learned model moves them far enough.
-CANDIDATE_FLOOR = min(0.5, settings.match_review_threshold)
+CANDIDATE_FLOOR = candidate_floor(settings.match_review_threshold)
 
 
 def _position(event: faust.EventT[bytes]) -> SourcePosition:

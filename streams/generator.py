@@ -160,13 +160,18 @@ class InvalidEventTruth:
 
 @dataclass(frozen=True, slots=True)
 class DuplicateTruth:
-    """A record created as a near duplicate of an earlier record of the same type."""
+    """A record created as a near duplicate of an earlier record of the same type.
+
+    ``index`` is the duplicate's create event, ``original_index`` the original's. The
+    original may have been deleted in between: people re-enter records that were removed.
+    """
 
     entity_type: str
     entity_id: str
     duplicate_of: str
     variations: tuple[str, ...]
     index: int
+    original_index: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +210,23 @@ class GroundTruth:
     invalid: list[InvalidEventTruth] = field(default_factory=list)
     duplicates: list[DuplicateTruth] = field(default_factory=list)
     outcomes: list[OutcomeTruth] = field(default_factory=list)
+    deleted: dict[str, int] = field(default_factory=dict)
+    """Deleted lead and contact ids -> the index of their delete event."""
+
+    def lifetimes(self) -> dict[str, tuple[int, float]]:
+        """Every record of the duplicate truth -> the indexes of its create and delete events
+        (``inf``: never deleted).
+
+        A pipeline that un-indexes deleted records (crmstream does: there is nothing left to
+        merge into) meets the re-entry of a deleted person as someone new, so a fair score
+        of it only counts pairs of records that existed at one moment.
+        """
+        created = {d.duplicate_of: d.original_index for d in self.duplicates}
+        created.update((d.entity_id, d.index) for d in self.duplicates)
+        return {
+            record_id: (index, self.deleted.get(record_id, math.inf))
+            for record_id, index in created.items()
+        }
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready view with a stable shape for test harnesses and benchmarks."""
@@ -238,6 +260,7 @@ class GroundTruth:
                     "duplicate_of": item.duplicate_of,
                     "variations": list(item.variations),
                     "index": item.index,
+                    "original_index": item.original_index,
                 }
                 for item in self.duplicates
             ],
@@ -2028,6 +2051,8 @@ class CrmSimulation:
             return self._create_lead(index)
         record = pool.pick(rng)
         pool.remove(record)
+        if entity_type in self._duplicate_sources:
+            self.ground_truth.deleted[record.entity_id] = index
         return self._emit(index, record, "delete", {})
 
     # -- near duplicates ------------------------------------------------------------------
@@ -2061,6 +2086,7 @@ class CrmSimulation:
                 duplicate_of=original.entity_id,
                 variations=variations,
                 index=index,
+                original_index=original.created_index,
             )
         )
         return self._register(index, record)

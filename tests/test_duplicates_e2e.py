@@ -9,7 +9,7 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
-from bench.dedup_quality import run_stream, score, true_pairs
+from bench.dedup_quality import generated_truth, run_stream, score
 from schemas.duplicates import Decision, DuplicateEvent
 from streams.deployment import Deployment
 from streams.topic_reader import read_records
@@ -25,7 +25,7 @@ def test_two_workers_find_the_same_pairs_as_one(kafka_bootstrap: str, tmp_path: 
     """The whole input as a backlog: partitions interleave differently in each run."""
     two = run_stream(kafka_bootstrap, tmp_path, events=EVENTS, seed=SEED, workers=2)
     one = run_stream(kafka_bootstrap, tmp_path, events=EVENTS, seed=SEED, workers=1)
-    quality = score(one, true_pairs(SEED, EVENTS))
+    quality = score(one, generated_truth(SEED, EVENTS))
     print(
         f"\n{len(one.pairs(Decision.DUPLICATE))} duplicate and {len(one.pairs(Decision.POSSIBLE))}"
         f" possible pairs; precision {quality.precision:.3f} recall {quality.recall:.3f}"

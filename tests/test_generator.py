@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import math
 import random
 import re
 from collections import Counter
@@ -315,8 +316,27 @@ def test_duplicates_point_to_earlier_records_of_the_same_type(replay: Replay) ->
         assert replay.created_at[duplicate.entity_id] == duplicate.index
         assert replay.entity_type_of[duplicate.entity_id] == duplicate.entity_type
         assert replay.entity_type_of[duplicate.duplicate_of] == duplicate.entity_type
-        assert replay.created_at[duplicate.duplicate_of] < duplicate.index
+        assert replay.created_at[duplicate.duplicate_of] == duplicate.original_index
+        assert duplicate.original_index < duplicate.index
         assert 1 <= len(duplicate.variations) <= 3
+
+
+def test_lifetimes_say_when_each_record_of_the_truth_existed(replay: Replay) -> None:
+    truth = replay.simulation.ground_truth
+    deletes = {
+        c.entity_id: index
+        for index, c in replay.parsed.items()
+        if c.op is ChangeOp.DELETE and c.entity_type.value in ("lead", "contact")
+    }
+    assert truth.deleted == deletes
+    lifetimes = truth.lifetimes()
+    for duplicate in truth.duplicates:
+        for record_id in (duplicate.entity_id, duplicate.duplicate_of):
+            created, deleted = lifetimes[record_id]
+            assert created == replay.created_at[record_id]
+            assert deleted == deletes.get(record_id, math.inf)
+    # People re-enter records that were deleted: such pairs never existed at one moment.
+    assert any(lifetimes[d.duplicate_of][1] < d.index for d in truth.duplicates)
 
 
 def test_duplicates_are_near_and_distinct_records_are_not(replay: Replay) -> None:
@@ -491,6 +511,7 @@ def test_ground_truth_serializes_to_json(replay: Replay) -> None:
         "duplicate_of",
         "variations",
         "index",
+        "original_index",
     }
     assert document["outcomes"][0].keys() == {
         "entity_type",

@@ -7,11 +7,15 @@ duplicates carry, and a duplicate needs only *one* surviving key to be found:
 
 * ``email:`` the canonical email (plus tags and dots ignored: the same mailbox);
 * ``phone:`` the E.164 phone;
-* ``name:<soundex>|<place>``: the Soundex of either name token together with a postcode,
-  company key or account id. Either token, so that swapped names, a misspelled first or
-  last name and an abbreviated first name all keep one key in common;
+* ``name:<soundex>+<initial>|<place>``: the Soundex of one name token and the initial of
+  the other, both ways round, together with a postcode, company key or account id. Both
+  ways, so that swapped names, a misspelled first or last name and an abbreviated first name
+  all keep one key in common; the other token's initial makes the block about 20 times
+  smaller than a Soundex alone would, and a nickname adds the initials of the names it stands
+  for (Bob Smith meets Robert Smith under ``S530+r``);
 * ``names:<soundex>+<soundex>|city:``: both tokens (sorted, so order does not matter) with
-  the city, for records without postcode or company;
+  the city, for records with neither postcode, company nor account: a city is too coarse a
+  place to index every record under;
 * accounts: ``domain:``, ``company:`` and the company key's Soundex with the postcode.
 
 Leads and contacts share the person keys, so a lead that is already a contact meets it.
@@ -22,8 +26,8 @@ Keys hold standardized values: callers pass ``standardize_fields`` output.
 ...     {"first_name": "Ada", "last_name": "Lovelace", "email": "ada.l+x@acme.io",
 ...      "postal_code": "N1 9GU", "city": "London"},
 ...     {"company_key": "acme"}))  # doctest: +NORMALIZE_WHITESPACE
-['email:adal@acme.io', 'name:A300|company:acme', 'name:A300|postcode:N1 9GU',
- 'name:L142|company:acme', 'name:L142|postcode:N1 9GU', 'names:A300+L142|city:london']
+['email:adal@acme.io', 'name:A300+l|company:acme', 'name:A300+l|postcode:N1 9GU',
+ 'name:L142+a|company:acme', 'name:L142+a|postcode:N1 9GU']
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Final
 
-from models.matching.normalize import canonical_email, name_letters, soundex
+from models.matching.normalize import canonical_email, given_name_forms, name_letters, soundex
 from models.matching.profile import PERSON_TYPES, Profile, match_profile
 
 __all__ = ["BlockingIndex", "blocking_keys"]
@@ -69,14 +73,33 @@ def _contact_keys(profile: Profile) -> Iterator[str]:
 
 
 def _person_keys(profile: Profile) -> Iterator[str]:
-    codes = sorted(
-        {soundex(profile[part]) for part in ("first_name", "last_name") if part in profile} - {""}
-    )
+    tokens = [
+        letters
+        for part in ("first_name", "last_name")
+        if part in profile and (letters := name_letters(profile[part]))
+    ]
+    names = _name_codes(tokens)
+    has_place = False
     for label, field in _PERSON_PLACES:
         if field in profile:
-            yield from (f"name:{code}|{label}:{profile[field]}" for code in codes)
-    if len(codes) == 2 and "city" in profile:
-        yield f"names:{codes[0]}+{codes[1]}|city:{name_letters(profile['city'])}"
+            has_place = True
+            yield from (f"name:{code}|{label}:{profile[field]}" for code in names)
+    if not has_place and len(tokens) == 2 and "city" in profile:
+        first, second = sorted(soundex(token) for token in tokens)
+        yield f"names:{first}+{second}|city:{name_letters(profile['city'])}"
+
+
+def _name_codes(tokens: list[str]) -> set[str]:
+    """One token's Soundex with the other's initials (its own and its nicknames'), both ways;
+    a lone token's Soundex."""
+    if len(tokens) != 2:
+        return {soundex(token) for token in tokens}
+    first, second = tokens
+    return {
+        f"{soundex(one)}+{form[0]}"
+        for one, other in ((first, second), (second, first))
+        for form in given_name_forms(other)
+    }
 
 
 def _account_keys(profile: Profile) -> Iterator[str]:

@@ -4,8 +4,8 @@ Only fields present in both records are compared (a missing phone is no evidence
 way), and each comparison is built for the way that field varies between duplicates:
 
 * names: Jaro-Winkler (typos near the end of a name cost little), trying first/last both
-  straight and swapped; a first name reduced to its initial ("A." for "Ada") counts as a
-  near match;
+  straight and swapped; a first name reduced to its initial ("A." for "Ada") or written
+  as a nickname ("Bob" for "Robert") counts as a near match;
 * ``email``: 1 for the same canonical mailbox, 0.9 for the same local part at another
   domain (the same person on another provider), else at most 0.5 for very similar local
   parts: colleagues share a domain and often a name pattern, so two mailboxes are weak
@@ -33,12 +33,19 @@ from typing import Final
 from rapidfuzz.distance import JaroWinkler, Levenshtein
 from rapidfuzz.fuzz import token_set_ratio, token_sort_ratio
 
-from models.matching.normalize import canonical_email, email_local, name_letters, phone_digits
+from models.matching.normalize import (
+    canonical_email,
+    email_local,
+    given_name_forms,
+    name_letters,
+    phone_digits,
+)
 from models.matching.profile import Profile
 
 __all__ = ["compare_profiles"]
 
 _INITIAL_MATCH: Final = 0.85
+_NICKNAME_MATCH: Final = 0.9
 _OTHER_DOMAIN: Final = 0.9
 _OTHER_MAILBOX: Final = 0.5  # two mailboxes are weak evidence of one person at best
 _NAME_FLOOR: Final = 0.8
@@ -83,6 +90,8 @@ def _name_similarity(x: str, y: str) -> float:
         return 1.0
     if min(len(left), len(right)) == 1:  # an initial
         return _INITIAL_MATCH if left[0] == right[0] else 0.0
+    if right in given_name_forms(left):
+        return _NICKNAME_MATCH
     return _sharpen(float(JaroWinkler.normalized_similarity(left, right)), _NAME_FLOOR)
 
 

@@ -10,14 +10,18 @@ rewarded for chains it never closed or punished for closing them.
 ...     truth=[frozenset({"a", "b"}), frozenset({"a", "c"})])
 >>> quality.precision, quality.recall, quality.true_pairs
 (1.0, 1.0, 3)
+
+A pair can also be out of scope: two records that never existed at the same time (one was
+deleted before the other was created) cannot be paired by a matcher that un-indexes deleted
+records, so ``in_scope`` leaves such pairs out on both sides, after the closure.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-__all__ = ["Pair", "PairQuality", "cluster_pairs", "pair_quality"]
+__all__ = ["Pair", "PairQuality", "cluster_pairs", "coexisting", "pair_quality"]
 
 Pair = frozenset[str]
 
@@ -58,9 +62,30 @@ def cluster_pairs(edges: Iterable[Pair]) -> set[Pair]:
     }
 
 
-def pair_quality(found: Iterable[Pair], truth: Iterable[Pair]) -> PairQuality:
-    """Precision, recall and F1 of the clusters of ``found`` against those of ``truth``."""
+def coexisting(lifetimes: Mapping[str, tuple[float, float]]) -> Callable[[Pair], bool]:
+    """A scope test: whether a pair's records both existed at one moment, by their (created,
+    deleted) times; a record without a known lifetime is always in scope.
+
+    >>> in_scope = coexisting({"a": (1, 5), "b": (3, float("inf")), "c": (7, float("inf"))})
+    >>> in_scope(frozenset({"a", "b"})), in_scope(frozenset({"a", "c"}))
+    (True, False)
+    """
+
+    def in_scope(pair: Pair) -> bool:
+        spans = [lifetimes[record] for record in pair if record in lifetimes]
+        return max(start for start, _ in spans) < min(end for _, end in spans) if spans else True
+
+    return in_scope
+
+
+def pair_quality(
+    found: Iterable[Pair], truth: Iterable[Pair], in_scope: Callable[[Pair], bool] | None = None
+) -> PairQuality:
+    """Precision, recall and F1 of the clusters of ``found`` against those of ``truth``,
+    over the pairs ``in_scope`` keeps (all by default)."""
     claimed, actual = cluster_pairs(found), cluster_pairs(truth)
+    if in_scope is not None:
+        claimed, actual = set(filter(in_scope, claimed)), set(filter(in_scope, actual))
     correct = len(claimed & actual)
     precision = correct / len(claimed) if claimed else 1.0
     recall = correct / len(actual) if actual else 1.0

@@ -58,6 +58,7 @@ __all__ = [
     "LinkMessage",
     "MatchState",
     "PairJudge",
+    "candidate_floor",
     "index_in_block",
     "on_answer",
     "on_link",
@@ -232,6 +233,12 @@ class Effects:
 
 
 # -- blocks -----------------------------------------------------------------------------------
+
+
+def candidate_floor(review_threshold: float) -> float:
+    """The least score a block sends back: no learned model moves a pair scoring below it
+    to a ``possible`` decision, so the record side needs only those above."""
+    return min(0.5, review_threshold)
 
 
 def index_in_block(

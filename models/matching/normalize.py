@@ -11,15 +11,28 @@ sounds like.
 ('L116', 'L116', 'L116')
 >>> name_letters("O'Brien-Smith")
 'obriensmith'
+>>> "robert" in given_name_forms("Bob"), "bob" in given_name_forms("Robert")
+(True, True)
 """
 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Final
 
-__all__ = ["canonical_email", "email_local", "name_letters", "phone_digits", "soundex"]
+from nicknames import NickNamer
+
+__all__ = [
+    "canonical_email",
+    "email_local",
+    "given_name_forms",
+    "name_letters",
+    "phone_digits",
+    "soundex",
+]
 
 _SOUNDEX_CODES: Final = {
     **dict.fromkeys("bfpv", "1"),
@@ -57,6 +70,48 @@ def soundex(text: str) -> str:
         if ch not in "hw":
             previous = code
     return (letters[0].upper() + "".join(digits) + "000")[:4]
+
+
+_NICKNAMER: Final = NickNamer()
+
+# Diminutives of the continental European given names CRMs see often, which the English
+# table does not hold: one name each way, like the table's own entries.
+_MORE_NICKNAMES: Final[Mapping[str, tuple[str, ...]]] = {
+    "johannes": ("hans", "jo"), "katharina": ("kathi", "katja"), "franziska": ("franzi",),
+    "sebastian": ("basti",), "andreas": ("andi",), "stefan": ("steff",),
+    "wolfgang": ("wolf",), "willem": ("wim",), "pieter": ("piet",), "francisco": ("paco",),
+    "jose": ("pepe",), "javier": ("javi",), "rafael": ("rafa",), "fernando": ("nando",),
+    "alejandro": ("alex", "ale"), "gabriel": ("gabi",), "guillermo": ("memo",),
+    "francesco": ("franco",), "giuseppe": ("beppe", "pino"), "nicolas": ("nico",),
+}  # fmt: skip
+
+
+def _each_way(groups: Mapping[str, tuple[str, ...]]) -> Mapping[str, frozenset[str]]:
+    """Name -> the other names of its groups (a full name and its diminutives)."""
+    table: dict[str, set[str]] = {}
+    for full, nicknames in groups.items():
+        names = {full, *nicknames}
+        for name in names:
+            table.setdefault(name, set()).update(names - {name})
+    return MappingProxyType({name: frozenset(forms) for name, forms in table.items()})
+
+
+_MORE_FORMS: Final = _each_way(_MORE_NICKNAMES)
+
+
+@lru_cache(maxsize=65536)
+def given_name_forms(name: str) -> frozenset[str]:
+    """A given name with the names it is a nickname of and those it has as nicknames.
+
+    Bob and Robert are one person's first name, which no string similarity knows; the
+    forms are ``name_letters`` spellings, the name itself included.
+    """
+    letters = name_letters(name)
+    if not letters:
+        return frozenset()
+    forms = {letters} | _NICKNAMER.canonicals_of(letters) | _NICKNAMER.nicknames_of(letters)
+    forms |= _MORE_FORMS.get(letters, frozenset())
+    return frozenset(forms)
 
 
 def email_local(email: str) -> str:
