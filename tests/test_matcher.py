@@ -7,7 +7,6 @@ import pickle
 import pytest
 
 from models.matching import (
-    BlockingIndex,
     Decision,
     DuplicateMatcher,
     MatchRecord,
@@ -149,24 +148,6 @@ def test_match_one_returns_the_non_distinct_candidates_best_first() -> None:
     assert [entity_id for entity_id, _ in found] == ["lead-3", "lead-2"]
 
 
-def test_index_finds_candidates_by_key_and_forgets_removed_records() -> None:
-    index = BlockingIndex(max_block_size=2)
-    index.add("a", {"k1", "k2"})
-    index.add("b", {"k1"})
-    index.add("c", {"k1", "k3"})  # k1 now holds 3 records: too common to block on
-    assert index.candidates({"k1", "k2"}) == {"a"}
-    index.update("a", {"k3"})
-    assert index.candidates({"k2"}) == set()
-    assert index.candidates({"k3"}, exclude="c") == {"a"}
-    index.remove("c")
-    assert index.candidates({"k1"}) == {"b"}
-    assert len(index) == 2
-
-
-def test_matcher_and_index_pickle() -> None:
+def test_matcher_pickles() -> None:
     matcher = DuplicateMatcher(duplicate_threshold=0.9)
-    index = BlockingIndex()
-    index.add("lead-1", {"email:x@y.z"})
-    matcher_copy, index_copy = pickle.loads(pickle.dumps((matcher, index)))
-    assert matcher_copy.duplicate_threshold == 0.9
-    assert index_copy.candidates({"email:x@y.z"}) == {"lead-1"}
+    assert pickle.loads(pickle.dumps(matcher)).duplicate_threshold == 0.9

@@ -6,13 +6,12 @@ so that a record meets only a small candidate set, :mod:`~models.matching.compar
 field pairs with rapidfuzz, and :mod:`~models.matching.matcher` weighs them into a decision.
 """
 
-from models.matching.blocking import BlockingIndex, blocking_keys
+from models.matching.blocking import blocking_keys
 from models.matching.compare import compare_profiles
 from models.matching.matcher import Decision, DuplicateMatcher, MatchRecord, MatchResult
 from models.matching.profile import match_profile
 
 __all__ = [
-    "BlockingIndex",
     "Decision",
     "DuplicateMatcher",
     "MatchRecord",

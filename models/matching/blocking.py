@@ -19,7 +19,8 @@ duplicates carry, and a duplicate needs only *one* surviving key to be found:
 * accounts: ``domain:``, ``company:`` and the company key's Soundex with the postcode.
 
 Leads and contacts share the person keys, so a lead that is already a contact meets it.
-Keys hold standardized values: callers pass ``standardize_fields`` output.
+Keys hold standardized values: callers pass ``standardize_fields`` output. The blocks are
+:class:`~models.matching.linking.Block` values of the stream's ``blocks`` table.
 
 >>> sorted(blocking_keys(
 ...     "lead",
@@ -32,13 +33,13 @@ Keys hold standardized values: callers pass ``standardize_fields`` output.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Final
 
 from models.matching.normalize import canonical_email, given_name_forms, name_letters, soundex
 from models.matching.profile import PERSON_TYPES, Profile, match_profile
 
-__all__ = ["BlockingIndex", "blocking_keys"]
+__all__ = ["blocking_keys", "profile_keys"]
 
 # Profile fields that place a person narrowly enough to pair with one name token.
 _PERSON_PLACES: Final = (
@@ -109,76 +110,3 @@ def _account_keys(profile: Profile) -> Iterator[str]:
         yield f"company:{profile['company']}"
         if "postal_code" in profile:
             yield f"company~:{soundex(profile['company'])}|postcode:{profile['postal_code']}"
-
-
-class BlockingIndex:
-    """Which records carry which blocking key: key -> record ids, and back.
-
-    The reverse map lets an update or a delete un-index a record without knowing its old
-    keys. ``max_block_size`` bounds the work per record: a key shared by more records than
-    that (a switchboard phone, a role address) says little about identity and is skipped by
-    :meth:`candidates` rather than compared with every record behind it.
-
-    >>> index = BlockingIndex()
-    >>> index.add("lead-1", {"email:ada@acme.io", "phone:+441234"})
-    >>> index.add("contact-7", {"phone:+441234"})
-    >>> sorted(index.candidates({"phone:+441234", "email:x@y.z"}))
-    ['contact-7', 'lead-1']
-    >>> index.update("contact-7", {"phone:+449999"})
-    >>> sorted(index.candidates({"phone:+441234"}, exclude="lead-1"))
-    []
-    >>> index.remove("lead-1"); len(index)
-    1
-    """
-
-    def __init__(self, max_block_size: int = 1000) -> None:
-        self.max_block_size = max_block_size
-        self._blocks: dict[str, set[str]] = {}
-        self._keys: dict[str, frozenset[str]] = {}
-
-    def __len__(self) -> int:
-        return len(self._keys)
-
-    def __contains__(self, record_id: object) -> bool:
-        return record_id in self._keys
-
-    def keys_of(self, record_id: str) -> frozenset[str]:
-        """The keys a record is indexed under (empty for an unknown record)."""
-        return self._keys.get(record_id, frozenset())
-
-    def add(self, record_id: str, keys: Iterable[str]) -> None:
-        """Index a record under ``keys``; a record already indexed is re-indexed."""
-        self.update(record_id, keys)
-
-    def update(self, record_id: str, keys: Iterable[str]) -> None:
-        """Replace a record's keys, touching only the blocks that changed."""
-        new = frozenset(keys)
-        old = self._keys.get(record_id, frozenset())
-        for key in old - new:
-            self._discard(key, record_id)
-        for key in new - old:
-            self._blocks.setdefault(key, set()).add(record_id)
-        self._keys[record_id] = new
-
-    def remove(self, record_id: str) -> None:
-        """Un-index a record (deleted or merged away); unknown ids are ignored."""
-        for key in self._keys.pop(record_id, frozenset()):
-            self._discard(key, record_id)
-
-    def candidates(self, keys: Iterable[str], exclude: str | None = None) -> set[str]:
-        """The records sharing at least one key, over blocks of at most ``max_block_size``."""
-        found: set[str] = set()
-        for key in keys:
-            block = self._blocks.get(key)
-            if block is not None and len(block) <= self.max_block_size:
-                found |= block
-        if exclude is not None:
-            found.discard(exclude)
-        return found
-
-    def _discard(self, key: str, record_id: str) -> None:
-        block = self._blocks.get(key)
-        if block is not None:
-            block.discard(record_id)
-            if not block:
-                del self._blocks[key]
