@@ -57,6 +57,7 @@ from streams.app import (
     standardize_options,
 )
 from streams.metrics import (
+    record_block_answer,
     record_enriched,
     record_feedback,
     record_ingest,
@@ -171,6 +172,7 @@ async def index_blocks(stream: faust.StreamT[bytes]) -> None:
             blocks_table[key] = block.model_dump_json().encode()
         if answer is not None:
             await match_answers_topic.send(key=answer.record_key.encode(), value=_json(answer))
+            record_block_answer()
 
 
 @app.agent(feedback_topic)
@@ -182,9 +184,10 @@ async def take_feedback(stream: faust.StreamT[bytes]) -> None:
         except ValidationError as exc:
             await _park(event, errors_from_validation(exc))
             continue
-        for message in feedback_messages(verdict.record, verdict.other, verdict.verdict):
+        messages = feedback_messages(verdict.record, verdict.other, verdict.verdict)
+        for message in messages:
             await match_links_topic.send(key=message.target.encode(), value=_json(message))
-        record_feedback(verdict.verdict)
+        record_feedback(verdict.verdict, links=len(messages))
 
 
 @app.agent(match_learning_topic)

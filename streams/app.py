@@ -2,22 +2,45 @@
 
 Values stay raw bytes on the way in (decoding is ingest's job, so that undecodable bytes
 become dead letters instead of Faust deserialization crashes) and are written as JSON
-produced by the typed records of ``schemas``.
+produced by the typed records of ``schemas``. The worker's web port serves ``/metrics``,
+``/live`` and ``/ready``.
 """
 
 from __future__ import annotations
 
+import asyncio
+from importlib.metadata import PackageNotFoundError, version
+from typing import cast
+
 import faust
+from faust.exceptions import ConsumerNotStarted
+from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
+from faust.tables.base import Collection
+from faust.tables.manager import TableManager
+from faust.types import TP
 from faust.types.tables import TableT
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from models.matching import DuplicateMatcher
 from models.matching.matcher import DEFAULT_WEIGHTS
 from schemas.enrich import StandardizeOptions
 from schemas.envelopes import SourceFormat
 from schemas.mapping import FieldMapping, FieldMappingError, load_field_mapping
+from streams.metrics import (
+    logical_topic,
+    not_ready_reason,
+    partition_lag,
+    publish_consumer_lag,
+    publish_quality,
+    publish_table_sizes,
+    quality_window,
+    record_worker_info,
+)
 from streams.settings import ConfigurationError, InputFormat, Settings, load_settings
 from streams.topics import Topic, deadletter_max_bytes, topic_name, topic_specs
+
+# How often the state gauges (consumer lag, table sizes, data quality) are recomputed.
+MONITOR_INTERVAL_SECONDS = 5.0
 
 
 def _field_mapping(settings: Settings) -> FieldMapping:
@@ -61,6 +84,25 @@ app = faust.App(
     web_bind=settings.web_host,
     web_host=settings.web_host,
     web_port=settings.web_port,
+)
+# Faust's own Prometheus sensor, on the same registry as ours (so one /metrics page serves
+# both) and with a fixed prefix, so dashboards do not depend on the app id. Not
+# faust.sensors.prometheus.setup_prometheus_sensors: it would declare a second /metrics page.
+app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(REGISTRY, "faust"))
+
+
+def _version() -> str:
+    try:
+        return version("crmstream")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
+record_worker_info(
+    version=_version(),
+    app_id=settings.app_id,
+    processing_guarantee=settings.processing_guarantee,
+    store=settings.table_store,
 )
 
 _specs = {spec.name: spec for spec in topic_specs(settings)}
@@ -146,3 +188,84 @@ async def metrics(web: faust.web.View, request: faust.web.Request) -> faust.web.
     """Prometheus scrape endpoint on the worker's own web port."""
     # Passed as a header: aiohttp refuses a charset inside its content_type argument.
     return web.bytes(generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+@app.page("/live")
+async def live(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+    """Liveness: answered by the worker's event loop, so any answer means it runs."""
+    return web.json({"live": True})
+
+
+@app.page("/ready")
+async def ready(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+    """Readiness: 200 once input partitions are assigned and table recovery is complete."""
+    reason = not_ready_reason(
+        input_partitions=len(_input_partitions()),
+        rebalancing=bool(app.rebalancing),
+        recovered=cast(TableManager, app.tables).recovery.completed.is_set()
+        and not app.in_recovery,
+    )
+    if reason is None:
+        return web.json({"ready": True})
+    return web.json({"ready": False, "reason": reason}, status=503)
+
+
+def _input_partitions() -> set[TP]:
+    """The assigned partitions agents read (not the table changelogs being restored)."""
+    changelogs = app.tables.changelog_topics
+    try:
+        assigned = app.consumer.assignment()
+    except ConsumerNotStarted:  # the web server answers before the consumer has started
+        return set()
+    return {tp for tp in assigned if tp.topic not in changelogs}
+
+
+async def _consumer_lags() -> dict[tuple[str, int], int]:
+    partitions = sorted(_input_partitions())
+    if not partitions:
+        return {}
+    consumer = app.consumer
+    ends = await consumer.highwaters(*partitions)
+    earliest = await consumer.earliest_offsets(*partitions)
+    # Faust keeps the group's committed offsets here (read from the broker at assignment,
+    # updated on each commit); 0.15 has no public accessor.
+    committed = getattr(consumer, "_committed_offset", {})
+    lags = {}
+    for tp in partitions:
+        lag = partition_lag(ends.get(tp), committed.get(tp), earliest.get(tp))
+        if lag is not None:
+            lags[(logical_topic(tp.topic, settings.topic_prefix), tp.partition)] = lag
+    return lags
+
+
+def _table_size(table: Collection) -> int:
+    """Keys held locally; RocksDB's own estimate rather than a scan of a larger-than-memory
+    table."""
+    databases = getattr(table.data, "_dbs", None)
+    if databases is None:
+        return len(table.data)
+    return sum(
+        int(db.property_int_value("rocksdb.estimate-num-keys") or 0) for db in databases.values()
+    )
+
+
+async def update_state_gauges() -> None:
+    """Recompute the gauges that summarize state; a failure is logged, never fatal."""
+    try:
+        publish_quality(quality_window)
+        publish_table_sizes(
+            {table.name: _table_size(cast(Collection, table)) for table in app.tables.values()}
+        )
+    except Exception:  # monitoring must never stop the worker
+        app.log.exception("could not update the quality and table gauges")
+    if app.rebalancing:
+        return  # assignments are moving: the next round measures the new ones
+    try:
+        lags = await asyncio.wait_for(_consumer_lags(), timeout=MONITOR_INTERVAL_SECONDS)
+    except Exception as exc:  # the broker did not answer: no lag rather than a frozen one
+        app.log.warning("consumer lag not measured: %r", exc)
+        lags = {}
+    publish_consumer_lag(lags)
+
+
+app.timer(interval=MONITOR_INTERVAL_SECONDS)(update_state_gauges)

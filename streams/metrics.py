@@ -1,20 +1,38 @@
 """Prometheus metrics of the worker, served on its web port at ``/metrics``.
 
-Labels are bounded enums (entity type, op, format, reason codes): never ids or field values,
-so the series count stays small and no personal data reaches the monitoring stack.
+Labels are bounded enums (entity type, op, format, reason codes, logical topic, table,
+partition number): never ids or field values, so the series count stays small and no
+personal data reaches the monitoring stack.
+
+Counters and histograms are updated as events pass; the gauges that summarize state (consumer
+lag, table sizes, data quality over a rolling window) are computed by small pure functions
+here and set by the worker's monitoring timer (``streams.app``).
 """
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+import statistics
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from prometheus_client import Counter, Gauge, Histogram, Info
 
 from models.matching.learning import LearnedMatcher
 from models.matching.linking import Effects
+from schemas.duplicates import Decision
 from schemas.enrich import EnrichedRecord
 from schemas.ingest import IngestResult
 from schemas.outbound import DeadLetter
+from streams.topics import Topic
 
 _FAST_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5)
+# From a live CDC feed (sub-second) to a backfill of yesterday's export (a day and more).
+_LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 21600, 86400)
+_TOPIC_NAMES = frozenset(topic.value for topic in Topic)
+QUALITY_WINDOW_RECORDS = 1000
+"""How many of the latest enriched records of each entity type the quality gauges summarize."""
 
 EVENTS_CONSUMED = Counter(
     "crmstream_events_consumed_total", "Inbound messages read from the input topics."
@@ -88,6 +106,57 @@ MATCHER_REVIEW_PROBABILITY = Gauge(
     "crmstream_matcher_review_probability",
     "Lower edge of the review band in model probability; it rises as feedback accumulates.",
 )
+EVENTS_PRODUCED = Counter(
+    "crmstream_events_produced_total",
+    "Messages handed to the producer, by logical topic (without the configured prefix), "
+    "entity type and op ('' when a message is not about one change).",
+    ["topic", "entity_type", "op"],
+)
+END_TO_END_LAG = Histogram(
+    "crmstream_end_to_end_lag_seconds",
+    "From the change's commit time at the source (occurred_at) to its enriched record's "
+    "emit; negative when the source clock runs ahead.",
+    ["entity_type"],
+    buckets=_LAG_BUCKETS,
+)
+CONSUMER_LAG = Gauge(
+    "crmstream_consumer_lag",
+    "Messages of an assigned input partition not yet committed by the consumer group: end "
+    "offset minus committed offset (or minus the earliest offset before the first commit).",
+    ["topic", "partition"],
+)
+TABLE_KEYS = Gauge(
+    "crmstream_table_keys",
+    "Keys this worker holds per table, active and standby partitions (RocksDB: its estimate).",
+    ["table"],
+)
+REVIEW_BACKLOG = Gauge(
+    "crmstream_review_backlog_pairs",
+    "Pairs this worker put up for review ('possible') minus those that left review since, "
+    "as counted from published pair events since the worker started; sum over workers.",
+)
+QUALITY_COMPLETENESS = Gauge(
+    "crmstream_quality_completeness",
+    "Mean completeness of this worker's latest enriched records of the entity type.",
+    ["entity_type"],
+)
+QUALITY_INVALID_SHARE = Gauge(
+    "crmstream_quality_invalid_share",
+    "Share of this worker's latest enriched records with at least one invalid field.",
+    ["entity_type"],
+)
+QUALITY_DUPLICATE_RATE = Gauge(
+    "crmstream_quality_duplicate_rate",
+    "Share of this worker's latest enriched records (of matched types) that duplicate an "
+    "older record.",
+    ["entity_type"],
+)
+QUALITY_TIMELINESS = Gauge(
+    "crmstream_quality_timeliness_seconds",
+    "Median processing time minus occurred_at of this worker's latest enriched records.",
+    ["entity_type"],
+)
+WORKER = Info("crmstream_worker", "The worker's version and configuration.")
 
 
 def record_ingest(result: IngestResult, seconds: float) -> None:
@@ -95,26 +164,52 @@ def record_ingest(result: IngestResult, seconds: float) -> None:
     INGEST_SECONDS.observe(seconds)
     for routed in result.routed:
         CHANGES_ROUTED.labels(str(routed.source_format or "unknown")).inc()
+        record_produced(Topic.ROUTED, routed.change.entity_type.value, routed.change.op.value)
     if result.skipped is not None:
         MESSAGES_SKIPPED.labels(result.skipped).inc()
     if result.dead_letter is not None:
         record_parked(result.dead_letter)
 
 
+def record_produced(topic: Topic, entity_type: str = "", op: str = "", count: int = 1) -> None:
+    EVENTS_PRODUCED.labels(topic.value, entity_type, op).inc(count)
+
+
 def record_parked(letter: DeadLetter) -> None:
     DEAD_LETTERS.labels(letter.errors[0].code.value).inc()
+    record_produced(Topic.DEADLETTER)
 
 
 def record_matching(effects: Effects, seconds: float) -> None:
     ENRICH_SECONDS.observe(seconds)
     for request in effects.index_requests:
         MATCH_REQUESTS.labels("remove" if request.member is None else "index").inc()
+    record_produced(Topic.MATCH_REQUESTS, count=len(effects.index_requests))
+    record_produced(Topic.MATCH_LINKS, count=len(effects.links))
+    record_produced(Topic.MATCH_LEARNING, count=len(effects.learning))
     for duplicate in effects.duplicates:
         DUPLICATE_DECISIONS.labels(duplicate.decision.value, duplicate.source).inc()
+        REVIEW_BACKLOG.inc(review_backlog_change(duplicate.previous_decision, duplicate.decision))
+        record_produced(Topic.DUPLICATES, duplicate.record.entity_type.value)
 
 
-def record_feedback(verdict: str) -> None:
+def review_backlog_change(previous: Decision | None, decision: Decision) -> int:
+    """+1 when a pair enters review, -1 when it leaves (risen, rejected, or a record gone).
+
+    >>> review_backlog_change(None, Decision.POSSIBLE), review_backlog_change(
+    ...     Decision.POSSIBLE, Decision.DUPLICATE), review_backlog_change(None, Decision.DUPLICATE)
+    (1, -1, 0)
+    """
+    return int(decision is Decision.POSSIBLE) - int(previous is Decision.POSSIBLE)
+
+
+def record_block_answer() -> None:
+    record_produced(Topic.MATCH_ANSWERS)
+
+
+def record_feedback(verdict: str, links: int = 0) -> None:
     FEEDBACK_VERDICTS.labels(verdict).inc()
+    record_produced(Topic.MATCH_LINKS, count=links)
 
 
 def record_match_model(model: LearnedMatcher) -> None:
@@ -124,9 +219,176 @@ def record_match_model(model: LearnedMatcher) -> None:
     MATCHER_REVIEW_PROBABILITY.set(model.review_probability())
 
 
-def record_enriched(enriched: EnrichedRecord) -> None:
+def record_enriched(enriched: EnrichedRecord, emitted_at: datetime | None = None) -> None:
+    """An enriched record handed to the producer (``emitted_at``: now unless told)."""
     entity_type = enriched.record.entity_type.value
-    EVENTS_ENRICHED.labels(entity_type, enriched.change.op.value, enriched.merge_outcome).inc()
+    op = enriched.change.op.value
+    EVENTS_ENRICHED.labels(entity_type, op, enriched.merge_outcome).inc()
+    record_produced(Topic.ENRICHED, entity_type, op)
     COMPLETENESS.labels(entity_type).observe(enriched.quality.completeness)
     for reason in enriched.quality.invalid_fields.values():
         INVALID_FIELDS.labels(entity_type, reason).inc()
+    emitted = datetime.now(UTC) if emitted_at is None else emitted_at
+    END_TO_END_LAG.labels(entity_type).observe(
+        (emitted - enriched.change.occurred_at).total_seconds()
+    )
+    quality_window.add(entity_type, QualitySample.of(enriched))
+
+
+def record_worker_info(*, version: str, app_id: str, processing_guarantee: str, store: str) -> None:
+    WORKER.info(
+        {
+            "version": version,
+            "app_id": app_id,
+            "processing_guarantee": processing_guarantee,
+            "table_store": store,
+        }
+    )
+
+
+# -- data quality over a rolling window --------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class QualitySample:
+    """What the quality gauges need of one enriched record."""
+
+    completeness: float
+    invalid: bool
+    duplicate: bool | None  # None: a type never matched (opportunity, activity)
+    timeliness_seconds: float
+
+    @classmethod
+    def of(cls, enriched: EnrichedRecord) -> QualitySample:
+        verdict = enriched.duplicates
+        return cls(
+            completeness=enriched.quality.completeness,
+            invalid=bool(enriched.quality.invalid_fields),
+            duplicate=None if verdict is None else verdict.duplicate_of is not None,
+            timeliness_seconds=enriched.quality.timeliness_ms / 1000.0,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class QualitySummary:
+    """The quality gauges of one entity type; ``duplicate_rate`` None for unmatched types."""
+
+    completeness: float
+    invalid_share: float
+    duplicate_rate: float | None
+    timeliness_seconds: float
+
+
+def summarize_quality(samples: Iterable[QualitySample]) -> QualitySummary | None:
+    """Means and shares over ``samples`` (median timeliness: one backfill must not dominate).
+
+    >>> summarize_quality([QualitySample(1.0, False, True, 2.0),
+    ...                    QualitySample(0.5, True, False, 4.0)])
+    QualitySummary(completeness=0.75, invalid_share=0.5, duplicate_rate=0.5, timeliness_seconds=3.0)
+    >>> summarize_quality([QualitySample(1.0, False, None, 1.0)]).duplicate_rate is None
+    True
+    >>> summarize_quality([]) is None
+    True
+    """
+    window = list(samples)
+    if not window:
+        return None
+    matched = [sample.duplicate for sample in window if sample.duplicate is not None]
+    return QualitySummary(
+        completeness=statistics.fmean(sample.completeness for sample in window),
+        invalid_share=sum(sample.invalid for sample in window) / len(window),
+        duplicate_rate=sum(matched) / len(matched) if matched else None,
+        timeliness_seconds=statistics.median(sample.timeliness_seconds for sample in window),
+    )
+
+
+class QualityWindow:
+    """The latest ``size`` quality samples of each entity type."""
+
+    def __init__(self, size: int = QUALITY_WINDOW_RECORDS) -> None:
+        self.size = size
+        self.samples: dict[str, deque[QualitySample]] = {}
+
+    def add(self, entity_type: str, sample: QualitySample) -> None:
+        self.samples.setdefault(entity_type, deque(maxlen=self.size)).append(sample)
+
+    def summaries(self) -> dict[str, QualitySummary]:
+        return {
+            entity_type: summary
+            for entity_type, samples in self.samples.items()
+            if (summary := summarize_quality(samples)) is not None
+        }
+
+
+quality_window = QualityWindow()
+
+
+def publish_quality(window: QualityWindow) -> None:
+    for entity_type, summary in window.summaries().items():
+        QUALITY_COMPLETENESS.labels(entity_type).set(summary.completeness)
+        QUALITY_INVALID_SHARE.labels(entity_type).set(summary.invalid_share)
+        if summary.duplicate_rate is not None:
+            QUALITY_DUPLICATE_RATE.labels(entity_type).set(summary.duplicate_rate)
+        QUALITY_TIMELINESS.labels(entity_type).set(summary.timeliness_seconds)
+
+
+# -- readiness ---------------------------------------------------------------------------------
+
+
+def not_ready_reason(*, input_partitions: int, rebalancing: bool, recovered: bool) -> str | None:
+    """Why the worker cannot process events yet, or None when it can.
+
+    >>> not_ready_reason(input_partitions=4, rebalancing=False, recovered=True) is None
+    True
+    >>> not_ready_reason(input_partitions=0, rebalancing=False, recovered=True)
+    'no input partitions assigned'
+    """
+    if rebalancing:
+        return "consumer group rebalancing"
+    if not recovered:
+        return "tables recovering from their changelogs"
+    if input_partitions == 0:
+        return "no input partitions assigned"
+    return None
+
+
+# -- consumer lag and table sizes --------------------------------------------------------------
+
+
+def logical_topic(name: str, prefix: str) -> str:
+    """A topic's name without the configured prefix when it is one of ours (a bounded label).
+
+    >>> logical_topic("crm.changes", "crm."), logical_topic("pg.public.leads", "crm.")
+    ('changes', 'pg.public.leads')
+    """
+    suffix = name.removeprefix(prefix)
+    return suffix if name.startswith(prefix) and suffix in _TOPIC_NAMES else name
+
+
+def partition_lag(end: int | None, committed: int | None, earliest: int | None) -> int | None:
+    """Messages of a partition the group has not committed yet; None when the end is unknown.
+
+    Before the group's first commit the consumer starts at the earliest offset, and a commit
+    older than the retained log resumes there too.
+
+    >>> partition_lag(120, 100, 0), partition_lag(120, None, 20), partition_lag(120, 5, 20)
+    (20, 100, 100)
+    >>> partition_lag(None, 3, 0) is None
+    True
+    """
+    if end is None:
+        return None
+    start = max(committed or 0, earliest or 0)
+    return max(end - start, 0)
+
+
+def publish_consumer_lag(lags: Mapping[tuple[str, int], int]) -> None:
+    """Replace the lag series with these (topic, partition) values; revoked ones disappear."""
+    CONSUMER_LAG.clear()
+    for (topic, partition), lag in lags.items():
+        CONSUMER_LAG.labels(topic, str(partition)).set(lag)
+
+
+def publish_table_sizes(sizes: Mapping[str, int]) -> None:
+    for table, size in sizes.items():
+        TABLE_KEYS.labels(table).set(size)
