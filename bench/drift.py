@@ -1,0 +1,322 @@
+"""Drift monitors on synthetic streams: detection delay, false alarms, data drift, cost.
+
+``python -m bench.drift [--seeds N] [--sweep]`` measures ``models.drift`` with its defaults:
+
+* concept drift: labels after an abrupt rise in a model's error rate (0.25 -> 0.45, and the
+  smaller 0.25 -> 0.35) until :class:`~models.drift.ModelErrorMonitor` alerts, over several
+  seeds and pre-shift lengths (median, max, misses);
+* false alarms per 100k labels on stationary error streams (0/1 errors at three rates, and the
+  Brier score of a calibrated model);
+* data drift: :class:`~models.drift.FeatureDriftMonitor` on events whose ``amount`` mean moves
+  by one standard deviation and whose ``source`` shares change, beside features that do not
+  move (which must not alert), and on a stationary stream; with PSI and with KS;
+* microseconds per update, and the size of a serialized state;
+* with ``--sweep``, false alarms and delays at other ADWIN deltas: the default's justification.
+
+The last line printed is a JSON object. :func:`measure_concept_drift` is what ``bench.models``
+calls with the error stream of a real model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from models.drift import (
+    FeatureDriftMonitor,
+    ModelErrorMonitor,
+    NumericStatistic,
+    brier,
+)
+
+__all__ = ["DriftMeasurement", "measure_concept_drift"]
+
+DEFAULT_SEEDS = 10
+STATIONARY_LABELS = 100_000
+AFTER_SHIFT = 5_000
+"""Labels watched after a shift; a shift not detected by then counts as missed."""
+DATA_EVENTS = 40_000
+DATA_SHIFT_AT = 20_000
+SHIFTED_FEATURES = ("amount", "source")
+SWEPT_DELTAS = (0.0005, 0.002, 0.01, 0.05)
+
+
+@dataclass(frozen=True)
+class DriftMeasurement:
+    """What a concept-drift monitor made of one error stream with a shift at ``shift_at``.
+
+    ``delay`` counts labels from the first shifted one to the alert, that one included (so an
+    alert on the first shifted label has delay 1); ``None`` when no alert came after the shift.
+    ``false_alarms`` are the alerts before it.
+    """
+
+    shift_at: int
+    labels: int
+    alerts: tuple[int, ...]
+    delay: int | None
+    false_alarms: int
+
+
+def measure_concept_drift(
+    errors: Iterable[float],
+    shift_at: int,
+    monitor: ModelErrorMonitor | None = None,
+) -> DriftMeasurement:
+    """Feed ``errors`` (one per label, in label order) to ``monitor`` (a default
+    :class:`ModelErrorMonitor` if none) and say when it alerted relative to ``shift_at``,
+    the index of the first label after the shift (past the end for a stationary stream)."""
+    monitor = monitor or ModelErrorMonitor("bench")
+    alerts: list[int] = []
+    labels = 0
+    for index, error in enumerate(errors):
+        labels = index + 1
+        if monitor.update(error) is not None:
+            alerts.append(index)
+    after = [index for index in alerts if index >= shift_at]
+    return DriftMeasurement(
+        shift_at=shift_at,
+        labels=labels,
+        alerts=tuple(alerts),
+        delay=after[0] - shift_at + 1 if after else None,
+        false_alarms=sum(1 for index in alerts if index < shift_at),
+    )
+
+
+def zero_one_errors(
+    seed: int, rate_before: float, rate_after: float, shift_at: int, total: int
+) -> Iterator[float]:
+    """0/1 errors of a model whose error rate jumps at ``shift_at``."""
+    rng = random.Random(seed)
+    for index in range(total):
+        rate = rate_before if index < shift_at else rate_after
+        yield float(rng.random() < rate)
+
+
+def brier_errors(seed: int, total: int) -> Iterator[float]:
+    """Brier scores of a calibrated model on a stationary stream: probabilities spread over
+    (0, 1), each label drawn with its probability."""
+    rng = random.Random(seed)
+    for _ in range(total):
+        probability = rng.betavariate(2.0, 5.0)
+        yield brier(rng.random() < probability, probability)
+
+
+def _summary(delays: list[int | None]) -> dict[str, Any]:
+    found = [delay for delay in delays if delay is not None]
+    return {
+        "runs": len(delays),
+        "median": statistics.median(found) if found else None,
+        "max": max(found) if found else None,
+        "missed": len(delays) - len(found),
+    }
+
+
+def concept_delays(seeds: int, delta: float | None = None) -> dict[str, Any]:
+    """Detection delay for each jump and pre-shift length, over ``seeds`` seeds (with the
+    default monitor, or one with ADWIN's ``delta`` changed)."""
+    results: dict[str, Any] = {}
+    for before, after in ((0.25, 0.45), (0.25, 0.35)):
+        for shift_at in (1_000, 5_000, 20_000):
+            runs = [
+                measure_concept_drift(
+                    zero_one_errors(seed, before, after, shift_at, shift_at + AFTER_SHIFT),
+                    shift_at,
+                    _monitor(delta),
+                )
+                for seed in range(seeds)
+            ]
+            summary = _summary([run.delay for run in runs])
+            summary["false_alarms_before_shift"] = sum(run.false_alarms for run in runs)
+            results[f"{before}->{after} after {shift_at}"] = summary
+    return results
+
+
+def _stationary_zero_one(rate: float) -> Callable[[int], Iterable[float]]:
+    return lambda seed: zero_one_errors(seed, rate, rate, STATIONARY_LABELS, STATIONARY_LABELS)
+
+
+def _monitor(delta: float | None) -> ModelErrorMonitor:
+    if delta is None:
+        return ModelErrorMonitor("bench")
+    return ModelErrorMonitor("bench", delta=delta)
+
+
+def concept_false_alarms(seeds: int, delta: float | None = None) -> dict[str, Any]:
+    """Alerts on stationary error streams, per 100k labels, each stream of 100k labels."""
+    streams: dict[str, Callable[[int], Iterable[float]]] = {
+        f"zero_one {rate}": _stationary_zero_one(rate) for rate in (0.05, 0.25, 0.5)
+    }
+    streams["brier calibrated"] = lambda seed: brier_errors(seed, STATIONARY_LABELS)
+    results: dict[str, Any] = {}
+    for name, make in streams.items():
+        alarms = [
+            len(measure_concept_drift(make(1000 + seed), STATIONARY_LABELS, _monitor(delta)).alerts)
+            for seed in range(seeds)
+        ]
+        results[name] = {
+            "labels": seeds * STATIONARY_LABELS,
+            "alarms": sum(alarms),
+            "per_100k": sum(alarms) * 100_000 / (seeds * STATIONARY_LABELS),
+            "max_per_stream": max(alarms),
+        }
+    return results
+
+
+def delta_sweep(seeds: int) -> dict[str, Any]:
+    """Why the default delta: false alarms and delays at the default and at looser ones."""
+    results: dict[str, Any] = {}
+    for delta in SWEPT_DELTAS:
+        alarms = concept_false_alarms(seeds, delta)
+        delays = concept_delays(seeds, delta)
+        results[str(delta)] = {
+            "false_alarms": sum(summary["alarms"] for summary in alarms.values()),
+            "stationary_labels": sum(summary["labels"] for summary in alarms.values()),
+            "delay_median": {name: summary["median"] for name, summary in delays.items()},
+            "delay_max": {name: summary["max"] for name, summary in delays.items()},
+        }
+        print(f"delta {delta}: {results[str(delta)]}", flush=True)
+    return results
+
+
+def crm_events(seed: int, total: int, shift_at: int | None) -> Iterator[dict[str, object]]:
+    """Lead-like feature dicts; from ``shift_at`` on, ``amount`` moves up one standard
+    deviation and ``source`` tilts toward web. The other features never move."""
+    rng = random.Random(seed)
+    industries = ["tech", "retail", "finance", "health", "energy", "media", "public", "other"]
+    for index in range(total):
+        shifted = shift_at is not None and index >= shift_at
+        yield {
+            "amount": rng.gauss(11.0 if shifted else 10.0, 1.0),
+            "employees": rng.lognormvariate(4.0, 1.0),
+            "days_since_activity": float(rng.randint(0, 90)),
+            "source": rng.choices(
+                ["web", "event", "partner", "referral"],
+                [0.5, 0.2, 0.2, 0.1] if shifted else [0.3, 0.3, 0.25, 0.15],
+            )[0],
+            "industry": rng.choice(industries),
+            "has_phone": rng.random() < 0.7,
+        }
+
+
+def data_drift(seeds: int, statistic: NumericStatistic) -> dict[str, Any]:
+    """Shifted streams: which features alerted and after how many events; stationary
+    streams: alerts per 100k events."""
+    alerted: dict[str, int] = {}
+    delays: dict[str, list[int | None]] = {name: [] for name in SHIFTED_FEATURES}
+    false_alerts = 0
+    for seed in range(seeds):
+        monitor = FeatureDriftMonitor(numeric_statistic=statistic)
+        first: dict[str, int] = {}
+        for index, event in enumerate(crm_events(seed, DATA_EVENTS, DATA_SHIFT_AT)):
+            for alert in monitor.update(event):
+                first.setdefault(alert.subject, index)
+                if index < DATA_SHIFT_AT:
+                    false_alerts += 1
+        for name in first:
+            alerted[name] = alerted.get(name, 0) + 1
+        for name in SHIFTED_FEATURES:
+            at = first.get(name)
+            delays[name].append(at - DATA_SHIFT_AT + 1 if at is not None else None)
+    stationary_alerts = 0
+    stationary_events = seeds * STATIONARY_LABELS
+    for seed in range(seeds):
+        monitor = FeatureDriftMonitor(numeric_statistic=statistic)
+        for event in crm_events(500 + seed, STATIONARY_LABELS, None):
+            stationary_alerts += len(monitor.update(event))
+    return {
+        "runs": seeds,
+        "features_alerted_runs": dict(sorted(alerted.items())),
+        "unmoved_features_alerted": sorted(set(alerted) - set(SHIFTED_FEATURES)),
+        "delay_events": {name: _summary(found) for name, found in delays.items()},
+        "alerts_before_shift": false_alerts,
+        "stationary_alerts_per_100k": stationary_alerts * 100_000 / stationary_events,
+    }
+
+
+def costs() -> dict[str, Any]:
+    """Microseconds per update and serialized state sizes, with the default parameters."""
+    errors = list(zero_one_errors(1, 0.25, 0.25, 200_000, 200_000))
+    monitor = ModelErrorMonitor("bench")
+    started = time.perf_counter()
+    for error in errors:
+        monitor.update(error)
+    error_us = (time.perf_counter() - started) * 1e6 / len(errors)
+    events = list(crm_events(2, 50_000, None))
+    timed: dict[str, float] = {}
+    sizes: dict[str, int] = {}
+    statistics_: tuple[NumericStatistic, ...] = ("psi", "ks")
+    for statistic in statistics_:
+        features = FeatureDriftMonitor(numeric_statistic=statistic)
+        started = time.perf_counter()
+        for event in events:
+            features.update(event)
+        timed[statistic] = (time.perf_counter() - started) * 1e6 / len(events)
+        sizes[f"features_{statistic}"] = len(features.to_bytes())
+    started = time.perf_counter()
+    for _ in range(100):
+        ModelErrorMonitor.from_bytes(monitor.to_bytes())
+    round_trip_us = (time.perf_counter() - started) * 1e6 / 100
+    sizes["model_error"] = len(monitor.to_bytes())
+    per_event = len(events[0])
+    return {
+        "model_error_update_us": round(error_us, 3),
+        "model_error_round_trip_us": round(round_trip_us, 1),
+        "feature_event_us": {name: round(us, 2) for name, us in timed.items()},
+        "feature_value_us": {name: round(us / per_event, 2) for name, us in timed.items()},
+        "features_per_event": per_event,
+        "state_bytes": sizes,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--seeds", type=int, default=DEFAULT_SEEDS)
+    parser.add_argument(
+        "--sweep", action="store_true", help=f"also measure ADWIN deltas {SWEPT_DELTAS}"
+    )
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    report: dict[str, Any] = {"seeds": args.seeds}
+    report["concept_delay_labels"] = concept_delays(args.seeds)
+    for name, summary in report["concept_delay_labels"].items():
+        print(f"concept delay {name}: {summary}", flush=True)
+    report["concept_false_alarms"] = concept_false_alarms(args.seeds)
+    for name, summary in report["concept_false_alarms"].items():
+        print(f"concept false alarms {name}: {summary}", flush=True)
+    if args.sweep:
+        report["delta_sweep"] = delta_sweep(args.seeds)
+    report["data_drift"] = {}
+    numeric_statistics: tuple[NumericStatistic, ...] = ("psi", "ks")
+    for statistic in numeric_statistics:
+        result = data_drift(args.seeds, statistic)
+        report["data_drift"][statistic] = result
+        print(f"data drift {statistic}: {result}", flush=True)
+    report["costs"] = costs()
+    print(f"costs: {report['costs']}", flush=True)
+    delays = report["concept_delay_labels"]
+    report["acceptance"] = {
+        "abrupt_shift_max_delay_labels": max(
+            summary["max"] or 10**9 for name, summary in delays.items() if "0.45" in name
+        ),
+        "abrupt_shift_within_500": all(
+            summary["missed"] == 0 and (summary["max"] or 10**9) <= 500
+            for name, summary in delays.items()
+            if "0.45" in name
+        ),
+        "max_false_alarms_per_100k": max(
+            summary["max_per_stream"] for summary in report["concept_false_alarms"].values()
+        ),
+    }
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    print(orjson.dumps(report).decode())
+
+
+if __name__ == "__main__":
+    main()

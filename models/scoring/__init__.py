@@ -1,0 +1,77 @@
+"""Online outcome models: features, labels, lead score and churn risk, progressive validation.
+
+Pure code (no Kafka), wired into the stream by ``streams/``:
+
+* :mod:`~models.scoring.features`: a merged standardized record plus its
+  :class:`~models.scoring.features.Engagement` (a table value per lead or account) at an
+  explicit ``now`` -> a flat feature dict; ids and free text never become features.
+* :mod:`~models.scoring.labels`: the label a change produced (lead converted, opportunity
+  won, account churned, ...), an explicit outcome event, and the
+  :class:`~models.scoring.labels.PredictionMemory` that joins a label with the features
+  scored *before* the outcome.
+* :mod:`~models.scoring.scorer`: :class:`~models.scoring.scorer.OutcomeScorer` (champion
+  logistic regression, shadow Hoeffding tree, calibration, score, tier, factors, readiness,
+  checkpoints), configured as :data:`~models.scoring.scorer.LEAD_SCORE` or
+  :data:`~models.scoring.scorer.CHURN_RISK`; :class:`~models.scoring.scorer.AnomalyDetector`.
+* :mod:`~models.scoring.validation`: progressive metrics, overall, rolling and per segment.
+"""
+
+from models.scoring.features import (
+    Engagement,
+    FeatureConfig,
+    FeatureExtractor,
+    Features,
+    engagement_targets,
+    update_engagement,
+)
+from models.scoring.labels import (
+    Label,
+    LabelRules,
+    OutcomeEvent,
+    PredictionMemory,
+    label_from_change,
+    label_from_event,
+    record_values,
+    training_example,
+)
+from models.scoring.scorer import (
+    CHURN_RISK,
+    LEAD_SCORE,
+    WIN_PROBABILITY,
+    AnomalyDetector,
+    AnomalyScore,
+    Factor,
+    OutcomeScorer,
+    Score,
+    ScorerConfig,
+)
+from models.scoring.validation import EvaluationStep, ProgressiveValidation, ValidationConfig
+
+__all__ = [
+    "CHURN_RISK",
+    "LEAD_SCORE",
+    "WIN_PROBABILITY",
+    "AnomalyDetector",
+    "AnomalyScore",
+    "Engagement",
+    "EvaluationStep",
+    "Factor",
+    "FeatureConfig",
+    "FeatureExtractor",
+    "Features",
+    "Label",
+    "LabelRules",
+    "OutcomeEvent",
+    "OutcomeScorer",
+    "PredictionMemory",
+    "ProgressiveValidation",
+    "Score",
+    "ScorerConfig",
+    "ValidationConfig",
+    "engagement_targets",
+    "label_from_change",
+    "label_from_event",
+    "record_values",
+    "training_example",
+    "update_engagement",
+]
