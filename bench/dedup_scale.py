@@ -28,7 +28,7 @@ The data, and how honest it is
     Probes are fixed for all sizes and held out of the table. *Duplicate* probes are all the
     generator's near duplicates (name typos, swaps, nicknames, email and phone variants, moved
     addresses) among the first 60k creates whose original is among the first 10k creates, so
-    their original is in the table at every size (802 with the default seed). *New*
+    their original is in the table at every size (820 with the default seed). *New*
     probes are 1,000 other creates from positions 10k-30k that neither duplicate nor are
     duplicated by anything, i.e. people the table does not know. The generator copies an
     original's *current* fields (updates included) while the table holds it as created, so
@@ -36,20 +36,22 @@ The data, and how honest it is
     found" (original decided ``duplicate``) and "shared" (original in one of the probe's
     blocks) are reported to show that recall does not change with size, not to measure it.
 
-    The generator draws from finite value pools: about 60 cities, postcodes from patterns
-    with as few as 1-1,000 values per city (all of Boulogne-Billancourt is "92100"), 1,260
-    "prefix noun" company names for 80% of leads, a few hundred names per culture. The
-    number of records per postcode, company and city therefore grows linearly with the table,
-    which a real CRM of 1M people (tens of thousands of postcodes, hundreds of thousands of
-    companies) would not do to the same degree. The *value pools* table shows this, and the
-    *blocks by key kind* table shows which keys' blocks grow; read the cost together with
-    them. (Profiles hold a lead's company as typed, not its ``company_key``:
-    ``DuplicateMatcher.profile`` re-reads weighted fields, "company" among them, over it.)
+    The generator draws from finite value pools: 61 big cities (postcodes from patterns with
+    as few as 1-100 values: all of Boulogne-Billancourt is "92100") and 300 towns per country
+    for 65% of people (each with its own postcode prefix), 1,260 "prefix noun" company names
+    for 80% of leads, a few hundred names per culture. Records per city, company and name
+    therefore still grow with the table, more than in a real CRM of a million people; the
+    *value pools* table shows how much, and the *blocks by key kind* table which keys' blocks
+    grow: read the cost together with them. Before the towns, when everyone lived in one of
+    the 61 cities, name|postcode blocks grew 5x from 10k to 1M and the cost 1.85x. (Profiles
+    hold a lead's company as typed, not its ``company_key``: ``DuplicateMatcher.profile``
+    re-reads weighted fields, "company" among them, over it.)
 
 How it runs
     A child process runs the simulation and passes the person creates' raw JSON to this
     process, which standardizes, profiles and indexes them: the two halves take about as long,
-    so on two cores they overlap (the 1M build takes 1.5-3 minutes, the bench 2-4, by load).
+    so on two cores they overlap (the 1M build takes about 3 minutes, the bench 4-5, by load;
+    the 1M table's blocks hold about 3 GB of JSON, and peak RSS is about 7 GB).
     The table grows 10k -> 100k -> 1M; at each size, once the generator is idle, every probe
     is matched at least ``--repeats`` times and for at least ``--min-seconds`` (gc disabled:
     the bench makes no reference cycles, and a full collection over millions of containers

@@ -37,7 +37,14 @@ from streams.metrics import (
     record_worker_info,
 )
 from streams.settings import ConfigurationError, InputFormat, Settings, load_settings
-from streams.topics import Topic, deadletter_max_bytes, topic_name, topic_specs
+from streams.topics import (
+    Table,
+    Topic,
+    deadletter_max_bytes,
+    table_partitions,
+    topic_name,
+    topic_specs,
+)
 
 # How often the state gauges (consumer lag, table sizes, data quality) are recomputed.
 MONITOR_INTERVAL_SECONDS = 5.0
@@ -150,11 +157,11 @@ matcher = DuplicateMatcher(
 )
 
 
-def _partitioned_table(name: str, help_text: str) -> TableT[bytes, bytes]:
+def _partitioned_table(table: Table, help_text: str) -> TableT[bytes, bytes]:
     """A table of JSON values, partitioned like the topic its agent reads."""
     return app.Table(
-        name,
-        partitions=settings.topic_partitions,
+        table.value,
+        partitions=table_partitions(settings, table),
         key_type=bytes,
         value_type=bytes,
         help=help_text,
@@ -163,20 +170,20 @@ def _partitioned_table(name: str, help_text: str) -> TableT[bytes, bytes]:
 
 # RecordState JSON by record key, partitioned like routed_topic.
 records_table = _partitioned_table(
-    "records", "Merged current state of each CRM record, keyed by entity type and id."
+    Table.RECORDS, "Merged current state of each CRM record, keyed by entity type and id."
 )
 # MatchState JSON by record key: duplicate links, cluster, enriched records waiting.
 matches_table = _partitioned_table(
-    "matches", "Near-duplicate state of each matchable record, keyed like records."
+    Table.MATCHES, "Near-duplicate state of each matchable record, keyed like records."
 )
 # Block JSON by blocking key, partitioned like match_requests_topic.
 blocks_table = _partitioned_table(
-    "blocks", "Members of each blocking key: who a new record is compared with."
+    Table.BLOCKS, "Members of each blocking key: who a new record is compared with."
 )
 # The learned match model, written by its one learner and read by every worker.
 match_model_table = app.GlobalTable(
-    "match-model",
-    partitions=1,
+    Table.MATCH_MODEL.value,
+    partitions=table_partitions(settings, Table.MATCH_MODEL),
     key_type=bytes,
     value_type=bytes,
     help="The learned match model's state (LearnedMatcher.to_state JSON).",

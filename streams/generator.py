@@ -781,6 +781,122 @@ _COUNTRIES: Final[tuple[tuple[_Country, float], ...]] = (
 # fmt: on
 _COUNTRY_CHOICE: Final = _Weighted(_COUNTRIES)
 
+# Towns: the long tail of places a CRM's people live in beyond the big cities above. A real
+# CRM of a million people spans thousands of towns and tens of thousands of postcodes; with
+# only the ~60 cities, one postcode ("92100") would hold 1.6% of everyone, which no
+# postcode-based rule (blocking, data quality) meets in practice. Names are composed from
+# country-typical parts; each town borrows state, area code and number plan from one of its
+# country's cities, and has its own postcode prefix in the country's format.
+_TOWN_SHARE: Final = 0.65  # people outside the big cities
+_TOWNS_PER_COUNTRY: Final = 300
+_TOWN_PARTS: Final[Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
+    "US": (
+        ("Spring", "Green", "Oak", "Maple", "Fair", "River", "Lake", "Clear", "West", "North",
+         "Pine", "Cedar", "Elm", "Mill", "Bridge", "Rock", "Glen", "Brook"),
+        ("field", "ville", "ton", "wood", "dale", "port", "view", "side", "burg", "ford",
+         "haven", "land", "mont", "crest", "ridge", "water", "town"),
+    ),
+    "GB": (
+        ("Ash", "Brad", "Chester", "Dun", "Kings", "Lang", "Mar", "New", "Stan", "Wick", "Brom",
+         "Hal", "Nor", "Sut", "Thorn", "Wal", "Cran", "Bel"),
+        ("ford", "ham", "ley", "ton", "bury", "wick", "by", "worth", "field", "stead", "mouth",
+         "borough", "combe", "den", "hurst", "well", "minster"),
+    ),
+    "DE": (
+        ("Ober", "Unter", "Neu", "Alt", "Klein", "Groß", "Hohen", "Stein", "Wald", "Berg",
+         "Rosen", "Linden", "Eichen", "Birken", "Sonnen", "Mühl", "Kirch", "Burg"),
+        ("dorf", "heim", "hausen", "bach", "berg", "burg", "feld", "stadt", "au", "ingen",
+         "hofen", "brunn", "tal", "rode", "born", "furt", "walde"),
+    ),
+    "FR": (
+        ("Saint-Martin", "Saint-Denis", "Saint-Jean", "Saint-Pierre", "Sainte-Marie",
+         "Villeneuve", "Montigny", "Châteauneuf", "Beaumont", "Bourg", "Fontaine", "Belleville",
+         "Mont", "Neuville", "Roche", "Champ", "Val", "Clermont"),
+        ("-sur-Loire", "-sur-Seine", "-sur-Marne", "-en-Provence", "-le-Bois", "-la-Forêt",
+         "-les-Bains", "-sur-Mer", "-le-Château", "-d'Azur", "-du-Lac", "-en-Vexin",
+         "-la-Rivière", "-sous-Bois", "-le-Vieux", "-lès-Dijon", ""),
+    ),
+    "ES": (
+        ("San ", "Santa ", "Villa", "Puerto ", "Torre", "Castel", "Monte", "Alba", "Val",
+         "Villanueva ", "Fuente", "Campo", "Sierra ", "Río", "Nava", "Peña", "Mira",
+         "Torrejón "),
+        ("Martín", "Cruz", "real", "llano", "blanca", " de Oro", "mayor", "verde", "nueva",
+         " del Río", "alta", "seca", " de Arriba", "flores", " del Mar", "hermosa", "rubia"),
+    ),
+    "NL": (
+        ("Noord", "Zuid", "Oost", "West", "Nieuw", "Oud", "Groot", "Klein", "Hoog", "Laag",
+         "Berg", "Zand", "Water", "Veen", "Hout", "Kerk", "Brug", "Dijk"),
+        ("wijk", "dam", "dorp", "veen", "broek", "hoven", "horst", "burg", "kerk", "woude",
+         "meer", "dijk", "zijl", "haven", "loo", "beek", "hout"),
+    ),
+    "CA": (
+        ("Spring", "Oak", "Pine", "Maple", "River", "Green", "Elm", "Cedar", "Rock", "Bright",
+         "Fair", "Glen", "Brook", "Ash", "Mill", "Stone", "Red", "Clear"),
+        ("field", "ville", "ton", "wood", "dale", "view", "side", "ford", "haven", "land",
+         "mont", "brook", "bury", "ridge", "water", "vale", "crest"),
+    ),
+    "BR": (
+        ("São ", "Santa ", "Porto ", "Campo ", "Nova ", "Vila ", "Rio ", "Monte ", "Barra ",
+         "Ponte ", "Serra ", "Lagoa ", "Pedra ", "Ribeirão ", "Bom ", "Três ", "Boa ", "Alto "),
+        ("Vicente", "Cruz", "Alegre", "Grande", "Esperança", "Verde", "Bonito", "Branco",
+         "Claro", "Jardim", "Mar", "Sul", "Norte", "Preto", "Feliz", "Belo", "Azul"),
+    ),
+    "IN": (
+        ("Ram", "Shiv", "Krishna", "Hari", "Chandra", "Indra", "Lakshmi", "Durga", "Ganga",
+         "Raj", "Vijay", "Surya", "Sita", "Dev", "Gopal", "Anand", "Jai", "Kamal"),
+        ("pur", "nagar", "abad", "ganj", "garh", "puram", "palli", "wadi", "kot", "gaon",
+         "halli", "patnam", "kheda", "mangalam", "pet", "peta", "giri"),
+    ),
+    "AU": (
+        ("Mount ", "Port ", "Glen", "Spring", "Black", "Wood", "Kings", "Bay", "Rose", "Sandy",
+         "Green", "Red", "Blue", "Lake ", "Castle", "Hill", "Bright", "West"),
+        ("wood", "field", "vale", "hill", "ton", "bank", "water", "creek", "ridge", "haven",
+         "dale", "brook", "side", "view", "hurst", "ford", "bay"),
+    ),
+}  # fmt: skip
+# A town's postcodes: fixed characters, then "#"/"@" drawn per address (see _fill_pattern).
+_TOWN_POSTAL: Final[Mapping[str, Callable[[Random], str]]] = {
+    "US": lambda rng: f"{rng.randrange(1000, 10000)}#",
+    "GB": lambda rng: (
+        f"{_pick(rng, 'BCDGHKLNPRSTW')}{_pick(rng, 'AELNRSTY')}{rng.randrange(10, 100)} #@@"
+    ),
+    "DE": lambda rng: f"{rng.randrange(1000, 10000)}#",
+    "FR": lambda rng: f"{rng.randrange(1, 96):02d}{rng.randrange(10, 100)}0",
+    "ES": lambda rng: f"{rng.randrange(1, 53):02d}{rng.randrange(10, 100)}#",
+    "NL": lambda rng: f"{rng.randrange(1000, 10000)} @@",
+    "CA": lambda rng: (
+        f"{_pick(rng, 'ABCEGHJKLMNPRSTVXY')}{rng.randrange(10)}"
+        f"{_pick(rng, 'ABCEGHJKLMNPRSTVWXYZ')} #@#"
+    ),
+    "BR": lambda rng: f"{rng.randrange(10000, 100000)}-###",
+    "IN": lambda rng: f"{rng.randrange(11000, 86000)}#",
+    "AU": lambda rng: f"{rng.randrange(200, 800)}#",
+}
+
+
+def _make_towns(country: _Country) -> tuple[_City, ...]:
+    """The country's towns, the same in every run (their own fixed seed)."""
+    rng = Random(f"crmstream-towns-{country.code}")
+    prefixes, suffixes = _TOWN_PARTS[country.code]
+    names = [
+        " ".join(
+            (prefix + (suffix[:1].upper() + suffix[1:] if prefix.endswith(" ") else suffix)).split()
+        )
+        for prefix in prefixes
+        for suffix in suffixes
+    ]
+    towns = []
+    for name in rng.sample(names, min(_TOWNS_PER_COUNTRY, len(names))):
+        like = _pick(rng, country.cities)
+        postal = _TOWN_POSTAL[country.code](rng)
+        towns.append(_City(name, like.state, postal, like.area, like.groups, like.first))
+    return tuple(towns)
+
+
+_TOWNS: Final[Mapping[str, tuple[_City, ...]]] = MappingProxyType(
+    {country.code: _make_towns(country) for country, _ in _COUNTRIES}
+)
+
 _STREET_NAMES: Final[Mapping[str, tuple[str, ...]]] = {
     "en": (
         "Main", "Oak", "Maple", "Market", "Mission", "Pine", "Cedar", "Elm", "Washington",
@@ -1368,6 +1484,11 @@ class CrmSimulation:
     def _country(self) -> _Country:
         return _COUNTRY_CHOICE.pick(self._rng)
 
+    def _place(self, country: _Country) -> _City:
+        """Where a new person or account is: a big city, or one of the country's towns."""
+        rng = self._rng
+        return _pick(rng, _TOWNS[country.code] if rng.random() < _TOWN_SHARE else country.cities)
+
     def _name(self, country: _Country) -> tuple[str, str]:
         culture = country.cultures.pick(self._rng)
         return (
@@ -1507,7 +1628,7 @@ class CrmSimulation:
             return duplicate
         rng = self._rng
         country = self._country()
-        city = _pick(rng, country.cities)
+        city = self._place(country)
         first, last = self._name(country)
         company, domain, industry = self._company(country)
         fields: Fields = {
@@ -1605,10 +1726,10 @@ class CrmSimulation:
         account = accounts.pick(rng)
         if account.country is not None and account.city is not None and rng.random() < 0.8:
             country = account.country
-            city = account.city if rng.random() < 0.6 else _pick(rng, country.cities)
+            city = account.city if rng.random() < 0.6 else self._place(country)
         else:
             country = self._country()
-            city = _pick(rng, country.cities)
+            city = self._place(country)
         first, last = self._name(country)
         fields: Fields = {
             "first_name": first,
@@ -1674,7 +1795,7 @@ class CrmSimulation:
     def _create_account(self, index: int) -> GeneratedEvent:
         rng = self._rng
         country = self._country()
-        city = _pick(rng, country.cities)
+        city = self._place(country)
         name, domain, industry = self._company(country)
         employees = self._employees()
         size = math.log10(employees) + rng.gauss(0.0, 0.7)
@@ -1957,7 +2078,7 @@ class CrmSimulation:
 
     def _fresh_phone(self, record: _Record) -> str:
         country = record.country or self._country()
-        city = record.city or _pick(self._rng, country.cities)
+        city = record.city or self._place(country)
         record.phone = self._phone(country, city)
         return record.phone.render()
 
@@ -2009,7 +2130,7 @@ class CrmSimulation:
         """The record moved: a new street, in the same city or a nearby one."""
         rng = self._rng
         country = record.country or self._country()
-        city = record.city or _pick(rng, country.cities)
+        city = record.city or self._place(country)
         if city.nearby and rng.random() < 0.5:
             city = country.city(_pick(rng, city.nearby))
         record.country, record.city = country, city

@@ -1,7 +1,10 @@
 """The topics of DESIGN.md, specified once for both Faust and the Kafka admin client.
 
 Topics are created up front (demo, tests, the compose init job) and declared again by
-the worker, so both paths must agree on partitions and configs; hence one spec list.
+the worker, so both paths must agree on partitions and configs; hence one spec list. The
+tables' changelogs are in it too: a worker that had to create them at start-up could ask for
+partitions the cluster's metadata did not show yet, and Faust's partition assignment then
+hung for good (seen on a loaded machine: "Ignoring missing topic", then nothing).
 """
 
 from __future__ import annotations
@@ -38,6 +41,19 @@ class Topic(StrEnum):
 _SINGLE_PARTITION: frozenset[Topic] = frozenset({Topic.MATCH_LEARNING})
 
 
+class Table(StrEnum):
+    """The worker's tables, each restored from a compacted changelog topic."""
+
+    RECORDS = "records"
+    MATCHES = "matches"
+    BLOCKS = "blocks"
+    MATCH_MODEL = "match-model"
+
+
+# The match model is one value that every worker reads: a global table on one partition.
+GLOBAL_TABLES: frozenset[Table] = frozenset({Table.MATCH_MODEL})
+
+
 @dataclass(frozen=True)
 class TopicSpec:
     """What a topic must look like on the broker."""
@@ -57,8 +73,18 @@ def deadletter_max_bytes(settings: Settings) -> int:
     return (settings.max_message_bytes * 4) // 3 + _DEADLETTER_OVERHEAD_BYTES
 
 
+def changelog_name(settings: Settings, table: Table) -> str:
+    """The changelog topic Faust gives a table of this app."""
+    return f"{settings.app_id}-{table.value}-changelog"
+
+
+def table_partitions(settings: Settings, table: Table) -> int:
+    return 1 if table in GLOBAL_TABLES else settings.topic_partitions
+
+
 def topic_specs(settings: Settings) -> list[TopicSpec]:
-    """Every topic of the service with its partitions and broker-side config."""
+    """Every topic of the service, table changelogs included, with its partitions and
+    broker-side config."""
     specs = []
     for topic in Topic:
         config = (
@@ -74,4 +100,13 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
                 config=config,
             )
         )
+    specs.extend(
+        TopicSpec(
+            name=changelog_name(settings, table),
+            partitions=table_partitions(settings, table),
+            replication_factor=settings.topic_replication_factor,
+            config={"cleanup.policy": "compact"},
+        )
+        for table in Table
+    )
     return specs

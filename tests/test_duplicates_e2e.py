@@ -100,3 +100,44 @@ def test_reviewer_verdict_reaches_both_records_and_the_model(
     assert len(parked) == 1, "a malformed verdict is parked, not dropped"
     assert metrics["crmstream_matcher_feedback_labels"] == 1.0
     assert metrics['crmstream_feedback_verdicts_total{verdict="rejected"}'] == 1.0
+
+
+def test_rocksdb_tables_keep_the_index_across_a_restart(
+    kafka_bootstrap: str, isolated_names: tuple[str, str], tmp_path: Path
+) -> None:
+    """CRMSTREAM_TABLE_STORE=rocksdb: the blocks live on disk, and a record sent after a
+    restart still meets one indexed before it."""
+    deployment = Deployment.create(kafka_bootstrap, isolated_names, tmp_path, table_store="rocksdb")
+    ada = {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@analytical.io"}
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
+
+    def send(entity_id: str, minute: int) -> None:
+        change = {
+            "event_id": f"{entity_id}-{minute}",
+            "entity_type": "contact",
+            "entity_id": entity_id,
+            "op": "create",
+            "occurred_at": f"2026-11-01T10:0{minute}:00Z",
+            "source": "test",
+            "fields": ada,
+        }
+        producer.send(
+            deployment.topic(Topic.CHANGES), key=entity_id.encode(), value=orjson.dumps(change)
+        )
+        producer.flush()
+
+    with deployment.worker("worker-1.log"):
+        send("c1", 1)
+        deployment.read_outputs(expected=1, timeout=90)
+    stores = list((tmp_path / "worker-data").rglob("*.db"))
+    assert any("blocks" in store.name for store in stores), stores
+    with deployment.worker("worker-2.log"):
+        send("c2", 2)
+        found = read_records(
+            kafka_bootstrap, [deployment.topic(Topic.DUPLICATES)], expected=1, timeout=90
+        )
+    producer.close()
+
+    pair = DuplicateEvent.model_validate_json(found[0].value)
+    assert (pair.record.entity_id, pair.other.entity_id) == ("c2", "c1")
+    assert pair.decision is Decision.DUPLICATE

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from streams.settings import ConfigurationError, load_settings
-from streams.topics import Topic, deadletter_max_bytes, topic_name, topic_specs
+from streams.topics import Table, Topic, deadletter_max_bytes, topic_name, topic_specs
 
 
 @pytest.fixture(autouse=True)
@@ -59,9 +59,13 @@ def test_topics_follow_the_prefix_and_partitions(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("CRMSTREAM_TOPIC_PARTITIONS", "12")
     settings = load_settings()
     specs = {spec.name: spec for spec in topic_specs(settings)}
-    assert set(specs) == {f"acme.crm.{topic.value}" for topic in Topic}
+    changelogs = {f"{settings.app_id}-{table.value}-changelog" for table in Table}
+    assert set(specs) == {f"acme.crm.{topic.value}" for topic in Topic} | changelogs
     learner = topic_name(settings, Topic.MATCH_LEARNING)
     assert specs.pop(learner).partitions == 1, "one learner keeps the match model consistent"
+    assert {specs[name].config["cleanup.policy"] for name in changelogs} == {"compact"}
+    model = specs.pop(f"{settings.app_id}-match-model-changelog")
+    assert model.partitions == 1, "every worker reads the whole match model"
     assert {spec.partitions for spec in specs.values()} == {12}
     assert topic_name(settings, Topic.DEADLETTER) == "acme.crm.deadletter"
 
