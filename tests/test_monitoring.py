@@ -356,10 +356,23 @@ def test_every_dashboard_and_alert_expression_returns_data_from_a_real_scrape(
         producer.send(deployment.topic(Topic.FEEDBACK), key=b"v", value=orjson.dumps(verdict))
         producer.send(deployment.topic(Topic.FEEDBACK), key=b"v", value=b"not a verdict")
         producer.send(deployment.topic(Topic.CHANGES), key=b"contact:gone", value=None)
+        # An invalid value, whatever the seed's data holds: the invalid-fields panels need one.
+        bad_email = {
+            "event_id": "bad-email-1",
+            "entity_type": "contact",
+            "entity_id": "bad-email",
+            "op": "create",
+            "occurred_at": "2026-11-01T10:00:00Z",
+            "source": "test",
+            "fields": {"first_name": "Ada", "last_name": "Byron", "email": "ada at example"},
+        }
+        producer.send(
+            deployment.topic(Topic.CHANGES), key=b"bad-email", value=orjson.dumps(bad_email)
+        )
         producer.flush()
         producer.close()
         wait_for(
-            lambda: deployment.metrics().get("crmstream_events_consumed_total", 0) >= EVENTS + 1,
+            lambda: deployment.metrics().get("crmstream_events_consumed_total", 0) >= EVENTS + 2,
             240,
             "the worker to consume every generated event",
         )
