@@ -3,9 +3,10 @@
 ``python -m bench.dedup_quality [--events N] [--seed S] [--workers W]`` generates CRM changes
 with known duplicates (``streams.generator``), sends them through a local Kafka broker and
 ``crmstream worker`` processes with the default settings, reads ``crm.duplicates`` back and
-scores the final ``duplicate`` pairs, as clusters, against the generator's ground truth.
-Pairs of records that never existed at the same time (an original deleted before someone
-re-entered it) are out of scope on both sides: deleted records leave the duplicate index.
+scores the pairs ever called ``duplicate`` (a later delete withdraws a pair, not the finding),
+as clusters, against the generator's ground truth. Pairs of records that never existed at the
+same time (an original deleted before someone re-entered it) are out of scope on both sides:
+a record made after a delete is not matched against the deleted one.
 With ``--workers 2`` it also runs one worker on the same input and reports whether both found
 the same pairs. The last line printed is a JSON object.
 
@@ -31,7 +32,7 @@ from models.matching.evaluation import Pair, PairQuality, coexisting, pair_quali
 from schemas.duplicates import Decision
 from schemas.mapping import DEFAULT_FIELD_MAPPING
 from streams.deployment import Deployment, count_changes
-from streams.generator import CrmSimulation
+from streams.generator import CrmSimulation, record_lifetimes
 from streams.local_kafka import LocalKafka
 from streams.publish import publish_events
 from streams.topic_reader import read_records, wait_until_quiet
@@ -116,17 +117,13 @@ class Truth:
 def generated_truth(seed: int, events: int) -> Truth:
     """What the generator knows about the duplicates among its first ``events`` events."""
     simulation = CrmSimulation(seed)
-    for _ in simulation.events(events):
-        pass
-    truth = simulation.ground_truth
-    type_of = {d.entity_id: d.entity_type for d in truth.duplicates}
-    type_of.update((d.duplicate_of, d.entity_type) for d in truth.duplicates)
+    lifetimes = record_lifetimes(event.value for event in simulation.events(events))
     return Truth(
         pairs={
             frozenset((f"{d.entity_type}:{d.entity_id}", f"{d.entity_type}:{d.duplicate_of}"))
-            for d in truth.duplicates
+            for d in simulation.ground_truth.duplicates
         },
-        lifetimes={f"{type_of[rid]}:{rid}": span for rid, span in truth.lifetimes().items()},
+        lifetimes=lifetimes,
     )
 
 

@@ -387,7 +387,9 @@ def match_probes(table: KnownRecords, probes: Sequence[Probe], judge: PairJudge)
             block = Block.model_validate_json(stored) if stored is not None else None
             if block is not None and not block.saturated:
                 compared += len(block.members)
-            request = IndexRequest(block_key=block_key, record_key=record_key, seq=1, member=member)
+            request = IndexRequest(
+                block_key=block_key, record_key=record_key, seq=1, at=_CREATED_AT, member=member
+            )
             comparing = clock()
             updated, answer = index_in_block(
                 block, request, matcher, max_members=table.max_members, floor=floor

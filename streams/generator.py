@@ -84,7 +84,7 @@ import hashlib
 import math
 import unicodedata
 from bisect import bisect_right
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -109,6 +109,7 @@ __all__ = [
     "InvalidEventTruth",
     "OutcomeTruth",
     "generate_events",
+    "record_lifetimes",
 ]
 
 JsonScalar = str | int | float | bool | None
@@ -162,8 +163,8 @@ class InvalidEventTruth:
 class DuplicateTruth:
     """A record created as a near duplicate of an earlier record of the same type.
 
-    ``index`` is the duplicate's create event, ``original_index`` the original's. The
-    original may have been deleted in between: people re-enter records that were removed.
+    The original may have been deleted before: people re-enter records that were removed
+    (see :func:`record_lifetimes`).
     """
 
     entity_type: str
@@ -171,7 +172,6 @@ class DuplicateTruth:
     duplicate_of: str
     variations: tuple[str, ...]
     index: int
-    original_index: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,23 +210,6 @@ class GroundTruth:
     invalid: list[InvalidEventTruth] = field(default_factory=list)
     duplicates: list[DuplicateTruth] = field(default_factory=list)
     outcomes: list[OutcomeTruth] = field(default_factory=list)
-    deleted: dict[str, int] = field(default_factory=dict)
-    """Deleted lead and contact ids -> the index of their delete event."""
-
-    def lifetimes(self) -> dict[str, tuple[int, float]]:
-        """Every record of the duplicate truth -> the indexes of its create and delete events
-        (``inf``: never deleted).
-
-        A pipeline that un-indexes deleted records (crmstream does: there is nothing left to
-        merge into) meets the re-entry of a deleted person as someone new, so a fair score
-        of it only counts pairs of records that existed at one moment.
-        """
-        created = {d.duplicate_of: d.original_index for d in self.duplicates}
-        created.update((d.entity_id, d.index) for d in self.duplicates)
-        return {
-            record_id: (index, self.deleted.get(record_id, math.inf))
-            for record_id, index in created.items()
-        }
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready view with a stable shape for test harnesses and benchmarks."""
@@ -260,7 +243,6 @@ class GroundTruth:
                     "duplicate_of": item.duplicate_of,
                     "variations": list(item.variations),
                     "index": item.index,
-                    "original_index": item.original_index,
                 }
                 for item in self.duplicates
             ],
@@ -2172,8 +2154,6 @@ class CrmSimulation:
             return self._create_lead(index)
         record = pool.pick(rng)
         pool.remove(record)
-        if entity_type in self._duplicate_sources:
-            self.ground_truth.deleted[record.entity_id] = index
         return self._emit(index, record, "delete", {})
 
     # -- near duplicates ------------------------------------------------------------------
@@ -2207,7 +2187,6 @@ class CrmSimulation:
                 duplicate_of=original.entity_id,
                 variations=variations,
                 index=index,
-                original_index=original.created_index,
             )
         )
         return self._register(index, record)
@@ -2450,3 +2429,31 @@ def generate_events(
     """
     simulation = CrmSimulation(seed, duplicate_share=duplicate_share, invalid_share=invalid_share)
     return simulation.events(count)
+
+
+def record_lifetimes(values: Iterable[bytes | None]) -> dict[str, tuple[int, float]]:
+    """When each record of a stream of native change messages existed: ``type:id`` -> the
+    positions of its create and its delete (``inf`` if never deleted); messages that are not
+    a change are skipped.
+
+    People re-enter records that were deleted; a pipeline that lets deleted records go cannot
+    pair two records that never existed at one moment, so a fair score leaves such pairs out
+    (:func:`models.matching.evaluation.coexisting`).
+
+    >>> record_lifetimes([b'{"entity_type":"lead","entity_id":"l1","op":"create"}', b"{",
+    ...                   b'{"entity_type":"lead","entity_id":"l1","op":"delete"}'])
+    {'lead:l1': (0, 2)}
+    """
+    created: dict[str, int] = {}
+    deleted: dict[str, int] = {}
+    for position, value in enumerate(values):
+        try:
+            change = orjson.loads(value or b"")
+            key, op = f"{change['entity_type']}:{change['entity_id']}", change["op"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            continue
+        if op == "create":
+            created.setdefault(key, position)
+        elif op == "delete":
+            deleted.setdefault(key, position)
+    return {key: (start, deleted.get(key, math.inf)) for key, start in created.items()}

@@ -10,6 +10,7 @@ import pytest
 from kafka import KafkaProducer
 
 from bench.dedup_quality import generated_truth, run_stream, score
+from models.matching.evaluation import coexisting
 from schemas.duplicates import Decision, DuplicateEvent
 from streams.deployment import Deployment
 from streams.topic_reader import read_records
@@ -25,7 +26,11 @@ def test_two_workers_find_the_same_pairs_as_one(kafka_bootstrap: str, tmp_path: 
     """The whole input as a backlog: partitions interleave differently in each run."""
     two = run_stream(kafka_bootstrap, tmp_path, events=EVENTS, seed=SEED, workers=2)
     one = run_stream(kafka_bootstrap, tmp_path, events=EVENTS, seed=SEED, workers=1)
-    quality = score(one, generated_truth(SEED, EVENTS))
+    truth = generated_truth(SEED, EVENTS)
+    quality = score(one, truth)
+    # A pair across a delete (a record made after the other was deleted) may be called for
+    # a moment when the create overtakes the delete, then withdrawn: compare the others.
+    coexisted = coexisting(truth.lifetimes)
     print(
         f"\n{len(one.pairs(Decision.DUPLICATE))} duplicate and {len(one.pairs(Decision.POSSIBLE))}"
         f" possible pairs; precision {quality.precision:.3f} recall {quality.recall:.3f}"
@@ -34,7 +39,7 @@ def test_two_workers_find_the_same_pairs_as_one(kafka_bootstrap: str, tmp_path: 
     )
     assert two.pairs(Decision.DUPLICATE) == one.pairs(Decision.DUPLICATE)
     assert two.pairs(Decision.POSSIBLE) == one.pairs(Decision.POSSIBLE)
-    assert two.ever_duplicate == one.ever_duplicate
+    assert set(filter(coexisted, two.ever_duplicate)) == set(filter(coexisted, one.ever_duplicate))
     assert quality.precision >= 0.98
     assert quality.recall >= 0.85  # a backlog; measured in real time by bench.dedup_quality
 

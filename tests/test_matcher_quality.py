@@ -4,10 +4,10 @@ would see them (each new lead or contact checked against the known records, then
 Records are replayed in event order: creates and updates merge into the record (a plain dict
 update, as CDC updates carry only changed fields), each record is standardized and re-indexed
 whenever its profile changed, through the stream's own block logic (``index_in_block``: old
-keys and versions kept until a delete, which un-indexes it). A new record is thus matched when
+keys and versions kept until a delete, which leaves a tombstone). A new record is matched when
 it is created, against the records known at that moment, the same moment the generator copied
 its original, and again when it changes. Pairs of records that never existed at the same time
-(the original deleted before its re-entry) are out of scope: deleted records leave the index.
+(the original deleted before its re-entry) are out of scope: such records never meet.
 """
 
 from __future__ import annotations
@@ -29,11 +29,10 @@ from models.matching.linking import (
     Root,
     candidate_floor,
     index_in_block,
-    remove_from_block,
 )
 from models.matching.profile import PERSON_TYPES, Profile
 from schemas.standardize.record import standardize_fields
-from streams.generator import CrmSimulation
+from streams.generator import CrmSimulation, record_lifetimes
 from streams.settings import Settings
 
 SEED = 20240611
@@ -65,12 +64,16 @@ def replay(events: Iterable[bytes], matcher: DuplicateMatcher) -> Replay:
         entity_type, entity_id = event["entity_type"], event["entity_id"]
         if entity_type not in PERSON_TYPES:
             continue
+        at = datetime.fromisoformat(event["occurred_at"])
         if event["op"] == "delete":
             for key in indexed.pop(entity_id, ({}, set()))[1]:
-                if (block := remove_from_block(blocks.get(key), entity_id)) is None:
-                    blocks.pop(key, None)
-                else:
-                    blocks[key] = block
+                request = IndexRequest(
+                    block_key=key, record_key=entity_id, seq=1, at=at, member=None
+                )
+                block, _ = index_in_block(
+                    blocks.get(key), request, matcher, max_members=_MAX_MEMBERS, floor=floor
+                )
+                blocks[key] = block if block is not None else Block()
             raw.pop(entity_id, None)
             continue
         fields = raw.setdefault(entity_id, {})
@@ -89,7 +92,7 @@ def replay(events: Iterable[bytes], matcher: DuplicateMatcher) -> Replay:
             block = blocks.get(key)
             if block is not None and not block.saturated:
                 out.members_compared += len(block.members) - (entity_id in block.members)
-            request = IndexRequest(block_key=key, record_key=entity_id, seq=1, member=member)
+            request = IndexRequest(block_key=key, record_key=entity_id, seq=1, at=at, member=member)
             start = time.perf_counter()
             block, answer = index_in_block(
                 block, request, matcher, max_members=_MAX_MEMBERS, floor=floor
@@ -112,9 +115,10 @@ def test_pair_precision_and_recall_on_generated_duplicates() -> None:
     """20k events (about 240 true pairs: 3k events give only ~30, too few to measure 0.95)."""
     simulation = CrmSimulation(SEED)
     events = [e.value for e in simulation.events(20_000) if e.expected_error is None]
-    ground_truth = simulation.ground_truth
-    in_scope = coexisting(ground_truth.lifetimes())  # deleted records leave the index
-    direct = {frozenset((d.entity_id, d.duplicate_of)) for d in ground_truth.duplicates}
+    lifetimes = record_lifetimes(events)  # a record made after a delete does not meet it
+    in_scope = coexisting({key.partition(":")[2]: span for key, span in lifetimes.items()})
+    truth_pairs = simulation.ground_truth.duplicates
+    direct = {frozenset((d.entity_id, d.duplicate_of)) for d in truth_pairs}
     matcher = DuplicateMatcher()
     result = replay(events, matcher)
     found = {pair for pair in result.found[Decision.DUPLICATE] if _same_type(pair)}

@@ -12,8 +12,8 @@ rewarded for chains it never closed or punished for closing them.
 (1.0, 1.0, 3)
 
 A pair can also be out of scope: two records that never existed at the same time (one was
-deleted before the other was created) cannot be paired by a matcher that un-indexes deleted
-records, so ``in_scope`` leaves such pairs out on both sides, after the closure.
+deleted before the other was created) are not paired by a matcher that respects deletes, so
+``in_scope`` leaves such pairs out on both sides, after the closure.
 """
 
 from __future__ import annotations

@@ -30,13 +30,21 @@ an arriving version with all of them, and a pair's decision only ever rises. Two
 that share a key meet at that key's block whichever comes second, so the decisions do not
 depend on how changes of different records interleave, which differs with every worker
 count; and an old mailbox or address still identifies the person, as it does in real CRMs.
+
+Deletes by the clock of the source: a deleted record stays in its blocks as a tombstone
+(``Member.deleted_at``, the delete's source time) for :data:`TOMBSTONE_GRACE`, and a record
+arriving at a block meets it only if its own change happened before the delete. Two records
+that existed at the same moment are thus compared even when the delete of one overtook the
+other's create on its way through the partitions, and two that never did are not compared
+even when it is the other way round; the pair found across a delete is withdrawn at once
+(the deleted side answers "gone"), exactly as when the delete came last.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Final, Literal, Protocol
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -48,6 +56,10 @@ from schemas.enrich import EnrichedRecord
 
 VERSIONS_KEPT: Final = 3
 """Versions of a record a block compares with: enough for the usual few identity changes."""
+
+TOMBSTONE_GRACE: Final = timedelta(days=7)
+"""How long, in source time, a block keeps a deleted record for changes that happened before
+the delete but reach the block after it: longer than partitions of one backlog drift apart."""
 
 __all__ = [
     "Block",
@@ -63,7 +75,6 @@ __all__ = [
     "on_answer",
     "on_link",
     "on_record",
-    "remove_from_block",
 ]
 
 
@@ -85,13 +96,19 @@ class Member(_Frozen):
     """What a block keeps of a record: enough to score it and to name its cluster.
 
     ``profiles`` are the record's versions seen by this block, newest last (at most
-    :data:`VERSIONS_KEPT`): see "every version" in the module docstring.
+    :data:`VERSIONS_KEPT`): see "every version" in the module docstring. ``deleted_at`` is
+    set on a tombstone: see "deletes" there.
     """
 
     key: str
     created_at: AwareDatetime
     cluster: Root
     profiles: list[dict[str, str]]
+    deleted_at: AwareDatetime | None = None
+
+    def present_at(self, moment: datetime) -> bool:
+        """Whether the record still existed when a change made at ``moment`` happened."""
+        return self.deleted_at is None or moment < self.deleted_at
 
 
 class Block(_Frozen):
@@ -107,11 +124,16 @@ class Block(_Frozen):
 
 
 class IndexRequest(_Frozen):
-    """Record -> block: index (``member`` set) or un-index (``member`` None) one record."""
+    """Record -> block: index (``member`` set) or un-index (``member`` None) one record.
+
+    ``at`` is the source time of the change that asked (see "deletes" in the module
+    docstring).
+    """
 
     block_key: str
     record_key: str
     seq: int
+    at: AwareDatetime
     member: Member | None
 
 
@@ -251,45 +273,24 @@ def index_in_block(
 ) -> tuple[Block | None, BlockAnswer | None]:
     """Apply one request to a block; an index request is answered with its candidates.
 
+    An un-index request leaves a tombstone (see "deletes" in the module docstring).
     Candidates scoring below ``floor`` are not sent back: the record side could only call
     them distinct, and most pairs in a block are.
     """
+    block = _without_expired(block, request.at)
     member = request.member
     if member is None:
-        return remove_from_block(block, request.record_key), None
+        return _tombstoned(block, request.record_key, request.at), None
     block = block or Block()
-    candidates: list[Candidate] = []
-    if not block.saturated:
-        for other in block.members.values():
-            if other.key == member.key:
-                continue
-            result = max(
-                (
-                    matcher.score_profiles(mine, theirs)
-                    for mine in member.profiles
-                    for theirs in other.profiles
-                ),
-                key=lambda scored: scored.score,
-            )
-            if result.score >= floor:
-                candidates.append(
-                    Candidate(
-                        key=other.key,
-                        created_at=other.created_at,
-                        cluster=other.cluster,
-                        score=result.score,
-                        similarities=result.similarities,
-                    )
-                )
+    candidates = [] if block.saturated else _candidates(block, member, request.at, matcher, floor)
     known = block.members.get(member.key)
     if known is not None:
         versions = [p for p in known.profiles if p not in member.profiles] + member.profiles
         member = member.model_copy(update={"profiles": versions[-VERSIONS_KEPT:]})
     members = {**block.members, member.key: member}
+    live = sum(other.deleted_at is None for other in members.values())
     updated = (
-        Block(saturated=True)
-        if block.saturated or len(members) > max_members
-        else Block(members=members)
+        Block(saturated=True) if block.saturated or live > max_members else Block(members=members)
     )
     answer = BlockAnswer(
         record_key=request.record_key,
@@ -300,11 +301,53 @@ def index_in_block(
     return updated, answer
 
 
-def remove_from_block(block: Block | None, record_key: str) -> Block | None:
-    """The block without one record (None when nothing is left to keep)."""
+def _candidates(
+    block: Block, member: Member, at: datetime, matcher: DuplicateMatcher, floor: float
+) -> list[Candidate]:
+    candidates = []
+    for other in block.members.values():
+        if other.key == member.key or not other.present_at(at):
+            continue
+        result = max(
+            (
+                matcher.score_profiles(mine, theirs)
+                for mine in member.profiles
+                for theirs in other.profiles
+            ),
+            key=lambda scored: scored.score,
+        )
+        if result.score >= floor:
+            candidates.append(
+                Candidate(
+                    key=other.key,
+                    created_at=other.created_at,
+                    cluster=other.cluster,
+                    score=result.score,
+                    similarities=result.similarities,
+                )
+            )
+    return candidates
+
+
+def _tombstoned(block: Block | None, record_key: str, at: datetime) -> Block | None:
+    known = block.members.get(record_key) if block is not None else None
+    if block is None or known is None:
+        return block
+    members = {**block.members, record_key: known.model_copy(update={"deleted_at": at})}
+    return Block(members=members, saturated=block.saturated)
+
+
+def _without_expired(block: Block | None, now: datetime) -> Block | None:
+    """The block without tombstones older than the grace (None when nothing is left)."""
     if block is None:
         return None
-    members = {k: m for k, m in block.members.items() if k != record_key}
+    members = {
+        key: member
+        for key, member in block.members.items()
+        if member.deleted_at is None or member.deleted_at + TOMBSTONE_GRACE >= now
+    }
+    if len(members) == len(block.members):
+        return block
     if not members and not block.saturated:
         return None
     return Block(members=members, saturated=block.saturated)
@@ -338,7 +381,7 @@ def on_record(
         root = Root(since=record.created_at, key=key)
         state = MatchState(key=key, created_at=record.created_at, cluster=root)
     if record.deleted or record.merged_into is not None:
-        state = _gone(state, now, effects)
+        state = _gone(state, enriched.change.occurred_at, now, effects)
         return _queue(
             state,
             Pending(seq=state.seq, matching=False, enriched=_json(enriched)),
@@ -352,7 +395,13 @@ def on_record(
     seq = state.seq + 1
     member = Member(key=key, created_at=state.created_at, cluster=state.cluster, profiles=[profile])
     effects.index_requests.extend(
-        IndexRequest(block_key=block_key, record_key=key, seq=seq, member=member)
+        IndexRequest(
+            block_key=block_key,
+            record_key=key,
+            seq=seq,
+            at=enriched.change.occurred_at,
+            member=member,
+        )
         for block_key in new_keys
     )
     every_key = sorted(set(state.keys) | set(new_keys))  # un-indexed only when gone
@@ -680,11 +729,12 @@ def _with_link(state: MatchState, other: str, link: PairLink | None) -> MatchSta
     return state.model_copy(update={"links": links})
 
 
-def _gone(state: MatchState, now: datetime, effects: Effects) -> MatchState:
-    """Deleted or merged away: leave every block, tell every pair partner, withdraw its pairs."""
+def _gone(state: MatchState, at: datetime, now: datetime, effects: Effects) -> MatchState:
+    """Deleted or merged away (at ``at``, source time): leave every block, tell every pair
+    partner, withdraw its pairs."""
     effects.index_requests.extend(
-        IndexRequest(block_key=block_key, record_key=state.key, seq=state.seq, member=None)
-        for block_key in state.keys
+        IndexRequest(block_key=key, record_key=state.key, seq=state.seq, at=at, member=None)
+        for key in state.keys
     )
     for other, link in sorted(state.links.items()):
         effects.links.append(_link_message(state, other, "gone"))
