@@ -439,6 +439,8 @@ def on_link(
     if state.gone:
         if message.kind in {"pair", "feedback"}:  # news that crossed our delete: undo it there
             effects.links.append(_link_message(state, sender, "gone"))
+        if message.kind == "pair" and message.decision is not Decision.DISTINCT:
+            _found_after_gone(state, message, now, effects)
         return state, effects
     link = state.links.get(sender)
     if message.kind == "gone":
@@ -465,6 +467,32 @@ def on_link(
     if now_linked is not None and now_linked.decision is Decision.DUPLICATE:
         state = _meet_cluster(state, sender, message.cluster, effects)
     return state, effects
+
+
+def _found_after_gone(
+    state: MatchState, message: LinkMessage, now: datetime, effects: Effects
+) -> None:
+    """The other record met this one's tombstone: the pair existed until the delete, so it
+    is reported found and ended, as it would have been had it been found before."""
+    link = PairLink(
+        other_created_at=message.sender_created_at or state.created_at,
+        decision=message.decision,
+        score=message.score,
+        probability=message.probability,
+        similarities=message.similarities,
+        source="matcher",
+    )
+    _report(
+        state,
+        message.sender,
+        other_created_at=link.other_created_at,
+        old=None,
+        new=link.decision,
+        link=link,
+        now=now,
+        effects=effects,
+    )
+    _withdraw(state, message.sender, link, now, effects)
 
 
 def feedback_messages(
@@ -529,9 +557,13 @@ def _flush(
     while state.pending and not state.pending[0].awaiting:
         head, *rest = state.pending
         state = state.model_copy(update={"pending": rest})
-        if head.matching and not state.gone:  # every version's pairs count: see the docstring
-            state = _decide_round(state, head, judge, now, effects)
-        effects.enriched.append(_with_verdict(head.enriched, state))
+        decided = state
+        if head.matching:  # every version's pairs count: see the docstring
+            decided = _decide_round(state, head, judge, now, effects)
+            # A round that outlived its record: its pairs existed until the delete, as they
+            # would have had the answers come first; they end at once.
+            state = _end_every_pair(decided, now, effects) if state.gone else decided
+        effects.enriched.append(_with_verdict(head.enriched, decided))
     return state, effects
 
 
@@ -736,12 +768,16 @@ def _gone(state: MatchState, at: datetime, now: datetime, effects: Effects) -> M
         IndexRequest(block_key=key, record_key=state.key, seq=state.seq, at=at, member=None)
         for key in state.keys
     )
+    state = _end_every_pair(state, now, effects)
+    return state.model_copy(update={"keys": [], "profile": {}, "gone": True, "seq": state.seq + 1})
+
+
+def _end_every_pair(state: MatchState, now: datetime, effects: Effects) -> MatchState:
+    """Tell every pair partner this record is gone and withdraw the pairs."""
     for other, link in sorted(state.links.items()):
         effects.links.append(_link_message(state, other, "gone"))
         _withdraw(state, other, link, now, effects)
-    return state.model_copy(
-        update={"keys": [], "profile": {}, "links": {}, "gone": True, "seq": state.seq + 1}
-    )
+    return state.model_copy(update={"links": {}})
 
 
 def _with_verdict(enriched_json: str, state: MatchState) -> EnrichedRecord:
