@@ -8,8 +8,12 @@ stream acts on: ``duplicate`` (merge automatically), ``possible`` (a human revie
 name and a country) from reaching a confident score: below it, the missing weight counts as
 a similarity of zero.
 
-The default weights and thresholds were chosen on the generator's ground truth
-(``tests/test_matcher.py`` measures pair precision and recall with them).
+The default thresholds are read off the precision/recall curve that
+``python -m bench.dedup_thresholds`` measures on the generator's ground truth (5 seeds, 20k
+events each, pooled): at 0.8, precision 0.997 (0.992 for the worst seed) and recall 0.998;
+at 0.75 the worst seed's precision falls below 0.99, so 0.8 is the lowest duplicate
+threshold that keeps automatic merges almost never wrong. Down to 0.65 recall is 1.000 at
+precision 0.989: the review band.
 """
 
 from __future__ import annotations
