@@ -102,21 +102,24 @@ def _log_loss(y: bool, p: float) -> float:
     return -math.log(p if y else 1.0 - p)
 
 
-class _Summary:
-    """The metrics of one slice of labels (everything, one segment)."""
+class _Metrics:
+    """The metrics every slice reports, updated alike whether kept forever or rolling."""
 
-    def __init__(self, cut: float, auc_thresholds: int) -> None:
+    def __init__(
+        self,
+        cut: float,
+        *,
+        roc_auc: Any,
+        log_loss: Any,
+        brier: Any,
+        precision: Any,
+        recall: Any,
+        f1: Any,
+    ) -> None:
         self.cut = cut
-        self.roc_auc = metrics.ROCAUC(n_thresholds=auc_thresholds)
-        self.log_loss = metrics.LogLoss()
-        self.brier = metrics.MSE()
-        self.precision = metrics.Precision()
-        self.recall = metrics.Recall()
-        self.f1 = metrics.F1()
+        self.roc_auc, self.log_loss, self.brier = roc_auc, log_loss, brier
+        self.precision, self.recall, self.f1 = precision, recall, f1
         self.count = 0
-        self.positives = 0
-        self.predicted_positive = 0
-        self.probability_sum = 0.0
 
     def update(self, y: bool, p: float) -> None:
         predicted = p >= self.cut
@@ -126,8 +129,36 @@ class _Summary:
         for metric in (self.precision, self.recall, self.f1):
             metric.update(y, predicted)
         self.count += 1
+
+    def _scores(self) -> dict[str, Any]:
+        return {
+            "precision": _float(self.precision.get()),
+            "recall": _float(self.recall.get()),
+            "f1": _float(self.f1.get()),
+        }
+
+
+class _Summary(_Metrics):
+    """The metrics of one slice of labels (everything, one segment)."""
+
+    def __init__(self, cut: float, auc_thresholds: int) -> None:
+        super().__init__(
+            cut,
+            roc_auc=metrics.ROCAUC(n_thresholds=auc_thresholds),
+            log_loss=metrics.LogLoss(),
+            brier=metrics.MSE(),
+            precision=metrics.Precision(),
+            recall=metrics.Recall(),
+            f1=metrics.F1(),
+        )
+        self.positives = 0
+        self.predicted_positive = 0
+        self.probability_sum = 0.0
+
+    def update(self, y: bool, p: float) -> None:
+        super().update(y, p)
         self.positives += y
-        self.predicted_positive += predicted
+        self.predicted_positive += p >= self.cut
         self.probability_sum += p
 
     def report(self) -> dict[str, Any]:
@@ -139,36 +170,26 @@ class _Summary:
             "roc_auc": _float(self.roc_auc.get()) if both else None,
             "log_loss": _float(self.log_loss.get()) if n else None,
             "brier": _float(self.brier.get()) if n else None,
-            "precision": _float(self.precision.get()),
-            "recall": _float(self.recall.get()),
-            "f1": _float(self.f1.get()),
+            **self._scores(),
             "positive_rate": self.positives / n if n else None,
             "predicted_positive_rate": self.predicted_positive / n if n else None,
             "mean_probability": self.probability_sum / n if n else None,
         }
 
 
-class _RollingSummary:
+class _RollingSummary(_Metrics):
     """The same metrics over the latest ``window_size`` labels."""
 
     def __init__(self, cut: float, window_size: int) -> None:
-        self.cut = cut
-        self.roc_auc = metrics.RollingROCAUC(window_size=window_size)
-        self.log_loss = utils.Rolling(metrics.LogLoss, window_size=window_size)
-        self.brier = utils.Rolling(metrics.MSE, window_size=window_size)
-        self.precision = utils.Rolling(metrics.Precision, window_size=window_size)
-        self.recall = utils.Rolling(metrics.Recall, window_size=window_size)
-        self.f1 = utils.Rolling(metrics.F1, window_size=window_size)
-        self.count = 0
-
-    def update(self, y: bool, p: float) -> None:
-        predicted = p >= self.cut
-        self.roc_auc.update(y, p)
-        self.log_loss.update(y, p)
-        self.brier.update(float(y), p)
-        for metric in (self.precision, self.recall, self.f1):
-            metric.update(y, predicted)
-        self.count += 1
+        super().__init__(
+            cut,
+            roc_auc=metrics.RollingROCAUC(window_size=window_size),
+            log_loss=utils.Rolling(metrics.LogLoss, window_size=window_size),
+            brier=utils.Rolling(metrics.MSE, window_size=window_size),
+            precision=utils.Rolling(metrics.Precision, window_size=window_size),
+            recall=utils.Rolling(metrics.Recall, window_size=window_size),
+            f1=utils.Rolling(metrics.F1, window_size=window_size),
+        )
 
     def report(self) -> dict[str, Any]:
         return {
@@ -176,9 +197,7 @@ class _RollingSummary:
             "roc_auc": _float(self.roc_auc.get()) if self.count else None,
             "log_loss": _float(self.log_loss.get()) if self.count else None,
             "brier": _float(self.brier.get()) if self.count else None,
-            "precision": _float(self.precision.get()),
-            "recall": _float(self.recall.get()),
-            "f1": _float(self.f1.get()),
+            **self._scores(),
         }
 
 
