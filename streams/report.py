@@ -590,21 +590,35 @@ def _overview_section(report: QualityReport) -> _Section:
 
 
 def _completeness_section(report: QualityReport, directory: Path) -> _Section:
-    table = report.field_completeness
-    blocks: list[_Block] = [
-        "The share of current records in which each expected field is present and not empty."
-    ]
-    if table.empty:
-        return _Section("Completeness", [*blocks, "No expected fields for these entity types."])
-    _completeness_chart(table, directory / "completeness.png")
-    return _Section(
+    return _one_chart_section(
         "Completeness",
-        [
-            *blocks,
-            _Chart("completeness.png", "completeness per field and entity type"),
-            _Table("Completeness per entity type and field", table),
-        ],
+        "The share of current records in which each expected field is present and not empty.",
+        report.field_completeness,
+        empty="No expected fields for these entity types.",
+        chart=("completeness.png", "completeness per field and entity type"),
+        draw=_completeness_chart,
+        table_title="Completeness per entity type and field",
+        directory=directory,
     )
+
+
+def _one_chart_section(
+    title: str,
+    intro: str,
+    table: pd.DataFrame,
+    *,
+    empty: str,
+    chart: tuple[str, str],
+    draw: Callable[[pd.DataFrame, Path], None],
+    table_title: str,
+    directory: Path,
+) -> _Section:
+    """A section of one chart and the table it draws, or a sentence when there is none."""
+    if table.empty:
+        return _Section(title, [intro, empty])
+    file_name, caption = chart
+    draw(table, directory / file_name)
+    return _Section(title, [intro, _Chart(file_name, caption), _Table(table_title, table)])
 
 
 def _validity_section(report: QualityReport, directory: Path) -> _Section:
@@ -629,22 +643,17 @@ def _validity_section(report: QualityReport, directory: Path) -> _Section:
 
 
 def _duplicates_section(report: QualityReport, directory: Path) -> _Section:
-    table = report.duplicates
-    blocks: list[_Block] = [
+    return _one_chart_section(
+        "Duplicates",
         "Current records whose duplicate verdict names an older record they duplicate "
         "(`duplicate_of`), or records to review with them (`possible_duplicates`). Only "
-        "leads, contacts and accounts are matched."
-    ]
-    if table.empty:
-        return _Section("Duplicates", [*blocks, "No record carries a duplicate verdict."])
-    _duplicates_chart(table, directory / "duplicates.png")
-    return _Section(
-        "Duplicates",
-        [
-            *blocks,
-            _Chart("duplicates.png", "duplicate rate per entity type"),
-            _Table("Duplicate rate per entity type", table),
-        ],
+        "leads, contacts and accounts are matched.",
+        report.duplicates,
+        empty="No record carries a duplicate verdict.",
+        chart=("duplicates.png", "duplicate rate per entity type"),
+        draw=_duplicates_chart,
+        table_title="Duplicate rate per entity type",
+        directory=directory,
     )
 
 
