@@ -11,8 +11,9 @@ on two workers would each miss the other, and every worker would hold the whole 
 The flow, each step a pure function here and a thin agent in ``streams.agents``:
 
 1. :func:`on_record` (record partition): a record whose matchable profile changed asks each
-   of its blocks to index it (:class:`IndexRequest`, keyed by block key) and un-indexes it
-   from the blocks it left; its enriched record waits in :class:`Pending`.
+   of its blocks to index it (:class:`IndexRequest`, keyed by block key); a deleted or merged
+   record asks every block it was ever indexed in to keep it as a tombstone. Its enriched
+   record waits in :class:`Pending`.
 2. :func:`index_in_block` (block partition): compare with the block's members, store the
    record, answer with the candidates (:class:`BlockAnswer`, keyed by record).
 3. :func:`on_answer` (record partition): when every block answered, decide each candidate
