@@ -51,10 +51,63 @@ class RecordView(BaseModel):
     changes_applied: int
 
 
+class ScoreFactor(BaseModel):
+    """One input's push on a score, in log-odds (positive: towards the outcome)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    feature: str = Field(description="feature name; a category as 'field=value'")
+    value: float | str = Field(description="the input as the record had it")
+    contribution: float = Field(description="weight times scaled value, in log-odds")
+
+
+class ModelScore(BaseModel):
+    """A record's outcome score: what ``crm.scores`` carries and the enriched record repeats.
+
+    ``model_ready`` is false while the model has learned fewer labels than its minimum:
+    the score exists, but nobody should act on it yet.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    model: str = Field(description="outcome model: lead_score (leads) or churn_risk (accounts)")
+    model_version: int = Field(ge=0, description="checkpoint that scored; 0 before the first")
+    model_ready: bool
+    labels: int = Field(ge=0, description="labels the scoring checkpoint had learned")
+    probability: float = Field(ge=0.0, le=1.0, description="calibrated outcome probability")
+    score: int = Field(ge=0, le=100, description="the probability as a 0-100 score")
+    tier: Literal["A", "B", "C", "D"]
+    churn_risk: float | None = Field(
+        default=None, description="accounts: the probability of churn; None for leads"
+    )
+    positive_factors: list[ScoreFactor] = Field(default_factory=list)
+    negative_factors: list[ScoreFactor] = Field(default_factory=list)
+    challenger_probability: float | None = Field(
+        default=None, description="the shadow challenger's probability (None before it learns)"
+    )
+    features_at: AwareDatetime = Field(
+        description="the moment the features describe: the change's occurred_at"
+    )
+    scored_at: AwareDatetime = Field(description="when the worker computed the score")
+
+
+class ScoreEvent(OutboundRecord):
+    """A record's score on ``crm.scores``, keyed like its enriched record."""
+
+    schema_version: Literal[1] = 1
+    entity_type: EntityType
+    entity_id: str
+    event_id: str = Field(description="the change that led to this scoring")
+    score: ModelScore
+
+    def record_key(self) -> bytes:
+        return f"{self.entity_type.value}:{self.entity_id}".encode()
+
+
 class EnrichedRecord(OutboundRecord):
     """A change on ``crm.enriched``: what happened, the record it produced, and its quality."""
 
-    schema_version: Literal[3] = 3
+    schema_version: Literal[4] = 4
     change: ChangeEvent
     merge_outcome: MergeOutcome
     record: RecordView
@@ -65,6 +118,9 @@ class EnrichedRecord(OutboundRecord):
     lag_ms: float = Field(description="enriched_at minus the change's occurred_at, in ms")
     duplicates: DuplicateVerdict | None = Field(
         default=None, description="near-duplicate verdict; None for types never matched"
+    )
+    score: ModelScore | None = Field(
+        default=None, description="lead score or churn risk, as on crm.scores; None otherwise"
     )
 
     def record_key(self) -> bytes:

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from schemas.change import ChangeEvent
 from schemas.duplicates import DuplicateEvent, FeedbackVerdict
-from schemas.enrich import EnrichedRecord
+from schemas.enrich import EnrichedRecord, ScoreEvent
 from schemas.outbound import DeadLetter
 
 SCHEMA_DIR = Path(__file__).parent / "json"
@@ -24,6 +24,7 @@ SCHEMA_DIR = Path(__file__).parent / "json"
 CONTRACTS: dict[str, type[BaseModel]] = {
     "change-event": ChangeEvent,
     "enriched": EnrichedRecord,
+    "score": ScoreEvent,
     "deadletter": DeadLetter,
     "duplicate": DuplicateEvent,
     "feedback": FeedbackVerdict,

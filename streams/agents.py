@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import pickle
 import time
+import zlib
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, Literal
 
 import faust
 import orjson
-from pydantic import BaseModel, ValidationError
+from pydantic import AwareDatetime, BaseModel, ValidationError
 
 from models.matching import MatchRecord
 from models.matching.blocking import profile_keys
@@ -27,18 +31,37 @@ from models.matching.linking import (
     on_link,
     on_record,
 )
+from models.scoring import (
+    OutcomeScorer,
+    PredictionMemory,
+    ProgressiveValidation,
+    Score,
+    ScorerConfig,
+    label_from_change,
+    record_values,
+    training_example,
+)
 from schemas.duplicates import FeedbackVerdict
-from schemas.enrich import enrich_change
+from schemas.enrich import (
+    EnrichedRecord,
+    ModelScore,
+    ScoreEvent,
+    ScoreFactor,
+    enrich_change,
+)
 from schemas.errors import ErrorDetail, errors_from_validation, internal_error
 from schemas.ingest import RoutedChange, ingest_message
 from schemas.outbound import DeadLetter, SourcePosition
-from schemas.record import RecordState
+from schemas.record import MergeOutcome, RecordState
+from schemas.standardize.record import standardize_fields
 from streams.app import (
+    MONITOR_INTERVAL_SECONDS,
     app,
     blocks_table,
     deadletter_topic,
     duplicates_topic,
     enriched_topic,
+    feature_extractor,
     feedback_topic,
     field_mapping,
     inbound_topic,
@@ -50,20 +73,31 @@ from streams.app import (
     match_requests_topic,
     matcher,
     matches_table,
+    model_learning_topic,
+    models_topic,
+    outcome_models,
+    outcome_models_table,
+    predictions_table,
     record_topic,
     records_table,
     routed_topic,
+    scores_topic,
     settings,
     standardize_options,
 )
 from streams.metrics import (
+    publish_model,
     record_block_answer,
     record_enriched,
     record_feedback,
     record_ingest,
     record_match_model,
     record_matching,
+    record_model_checkpoint,
     record_parked,
+    record_score,
+    record_scoring_failure,
+    record_training_example,
 )
 
 MATCH_MODEL_KEY = b"match-model"
@@ -107,6 +141,7 @@ async def apply_changes(stream: faust.StreamT[bytes]) -> None:
         started = time.perf_counter()
         key = event.message.key
         topic = event.message.topic
+        scoring: Scoring | None = None  # only a change is scored
         try:
             now = datetime.now(UTC)
             stored = matches_table.get(key)
@@ -117,7 +152,7 @@ async def apply_changes(stream: faust.StreamT[bytes]) -> None:
             elif topic == match_links_topic.get_topic_name():
                 state, effects = on_link(state, LinkMessage.model_validate_json(event.value), now)
             else:
-                state, effects = _apply_change(key, event.value, state, now)
+                state, effects, scoring = _apply_change(key, event.value, state, now)
         except Exception as exc:  # a bug of ours parks the event instead of killing the agent
             app.log.exception("could not process a record event at %r", _position(event))
             await _park_internal_failure(event, exc)
@@ -125,17 +160,22 @@ async def apply_changes(stream: faust.StreamT[bytes]) -> None:
         if state is not None:
             matches_table[key] = state.model_dump_json().encode()
         await _send(effects)
+        if scoring is not None:
+            await _send_scoring(scoring)
         record_matching(effects, time.perf_counter() - started)
 
 
 def _apply_change(
     key: bytes, value: bytes, state: MatchState | None, now: datetime
-) -> tuple[MatchState | None, Effects]:
+) -> tuple[MatchState | None, Effects, Scoring | None]:
     routed = RoutedChange.model_validate_json(value)
     stored = records_table.get(key)
     record_state = RecordState.model_validate_json(stored) if stored is not None else None
     new_state, enriched = enrich_change(routed, record_state, now=now, options=standardize_options)
     records_table[key] = new_state.model_dump_json().encode()
+    scoring = _scoring_or_none(key, record_state, enriched, now)
+    if scoring is not None:
+        enriched = enriched.model_copy(update={"score": scoring.event.score})
     view = enriched.record
     profile = matcher.profile(
         MatchRecord(
@@ -143,7 +183,8 @@ def _apply_change(
         )
     )
     keys = profile_keys(view.entity_type, profile)
-    return on_record(state, enriched, profile, keys, judge=_judge(), now=now)
+    state, effects = on_record(state, enriched, profile, keys, judge=_judge(), now=now)
+    return state, effects, scoring
 
 
 @app.agent(match_requests_topic)
@@ -263,3 +304,405 @@ async def _park(event: faust.EventT[bytes], errors: list[ErrorDetail]) -> None:
     )
     await deadletter_topic.send(key=event.message.key, value=letter.to_json())
     record_parked(letter)
+
+
+# -- outcome models: score on the record's partition, learn in one place ------------------------
+
+_RELOAD_SECONDS = 1.0
+TICK_KEY = b"__tick__"
+"""Key of the periodic message that lets the learner checkpoint when labels stop coming."""
+_CHECKPOINT_MAGIC = b"crmstream-checkpoint"
+
+
+class TrainingExample(BaseModel):
+    """A label joined with the features scored before it, on its way to the one learner."""
+
+    model: str
+    label: Literal[0, 1]
+    outcome: str
+    features: dict[str, float | str]
+    probability: float
+    challenger_probability: float | None = None
+    model_version: int
+    segments: dict[str, str] = {}
+    labelled_at: AwareDatetime
+
+
+@dataclass(frozen=True, slots=True)
+class Scoring:
+    """What scoring one change produced: its score event, and a lesson when it was an outcome."""
+
+    event: ScoreEvent
+    example: TrainingExample | None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelCheckpoint:
+    """One outcome model's checkpoint: the value of the global table and of ``crm.models``.
+
+    A JSON header line anyone can read with a console consumer (model, version, labels,
+    metrics), then the zlib-compressed scorer (:meth:`OutcomeScorer.to_bytes`) and the
+    pickled progressive validation, so that a restored learner keeps judging where it was.
+    Only load checkpoints this service wrote: unpickling runs code.
+    """
+
+    model: str
+    version: int
+    labels: int
+    positives: int
+    model_ready: bool
+    written_at: datetime
+    metrics: dict[str, Any]
+    scorer: bytes
+    validation: bytes
+
+    def to_bytes(self) -> bytes:
+        scorer, validation = zlib.compress(self.scorer), zlib.compress(self.validation)
+        header = {
+            "model": self.model,
+            "version": self.version,
+            "labels": self.labels,
+            "positives": self.positives,
+            "model_ready": self.model_ready,
+            "written_at": self.written_at.isoformat(),
+            "metrics": self.metrics,
+            "scorer_bytes": len(scorer),
+            "validation_bytes": len(validation),
+        }
+        return _CHECKPOINT_MAGIC + b" " + orjson.dumps(header) + b"\n" + scorer + validation
+
+    @staticmethod
+    def header(data: bytes) -> dict[str, Any]:
+        """The JSON header alone (cheap: the model is not unpacked)."""
+        end = data.index(b"\n")
+        magic, _, header = data[:end].partition(b" ")
+        if magic != _CHECKPOINT_MAGIC:
+            raise ValueError("not a crmstream model checkpoint")
+        parsed: dict[str, Any] = orjson.loads(header)
+        return parsed
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> ModelCheckpoint:
+        header = cls.header(data)
+        start = data.index(b"\n") + 1
+        middle = start + int(header["scorer_bytes"])
+        return cls(
+            model=header["model"],
+            version=int(header["version"]),
+            labels=int(header["labels"]),
+            positives=int(header["positives"]),
+            model_ready=bool(header["model_ready"]),
+            written_at=datetime.fromisoformat(header["written_at"]),
+            metrics=header["metrics"],
+            scorer=zlib.decompress(data[start:middle]),
+            validation=zlib.decompress(data[middle : middle + int(header["validation_bytes"])]),
+        )
+
+
+def _publish_checkpoint(checkpoint: ModelCheckpoint) -> None:
+    overall = checkpoint.metrics.get("overall", {})
+    publish_model(
+        checkpoint.model,
+        version=checkpoint.version,
+        labels=checkpoint.labels,
+        ready=checkpoint.model_ready,
+        roc_auc=overall.get("roc_auc"),
+        log_loss=overall.get("log_loss"),
+    )
+
+
+class _ScorerCache:
+    """The checkpoint each model is scored with, as the global table holds it, re-read only
+    when it changes; before the first checkpoint an untrained model (version 0)."""
+
+    def __init__(self) -> None:
+        self.stored: dict[str, bytes] = {}
+        self.scorers: dict[str, OutcomeScorer] = {}
+        self.read_at: dict[str, float] = {}
+
+    def current(self, config: ScorerConfig) -> OutcomeScorer:
+        scorer = self.scorers.get(config.name)
+        read_at = self.read_at.get(config.name)
+        now = time.monotonic()
+        # A checkpoint is large: with the RocksDB store each read copies it, so the table
+        # is looked at once a second, not at every record.
+        if scorer is not None and read_at is not None and now - read_at < _RELOAD_SECONDS:
+            return scorer
+        self.read_at[config.name] = now
+        stored = outcome_models_table.get(config.name.encode())
+        known = self.stored.get(config.name)
+        if stored is not None and stored is not known and stored != known:
+            checkpoint = ModelCheckpoint.from_bytes(stored)
+            self.scorers[config.name] = _restored_scorer(config, checkpoint)
+            self.stored[config.name] = stored
+            _publish_checkpoint(checkpoint)
+        scorer = self.scorers.get(config.name)
+        if scorer is None:
+            scorer = self.scorers[config.name] = _untrained(config)
+        return scorer
+
+
+def _untrained(config: ScorerConfig) -> OutcomeScorer:
+    scorer = OutcomeScorer(config)
+    scorer.version = 0  # no checkpoint yet: versions count checkpoints from 1
+    return scorer
+
+
+def _restored_scorer(config: ScorerConfig, checkpoint: ModelCheckpoint) -> OutcomeScorer:
+    scorer = OutcomeScorer.from_bytes(checkpoint.scorer)
+    scorer.config = config  # readiness and cuts are this deployment's settings
+    scorer.version = checkpoint.version
+    return scorer
+
+
+_scorers = _ScorerCache()
+
+
+async def publish_model_gauges() -> None:
+    """Load new checkpoints even while no record arrives, so the gauges follow the table."""
+    try:
+        for config in outcome_models.values():
+            _scorers.current(config)
+    except Exception:  # monitoring must never stop the worker
+        app.log.exception("could not read the outcome models' checkpoints")
+
+
+app.timer(interval=MONITOR_INTERVAL_SECONDS)(publish_model_gauges)
+
+
+def _scoring_or_none(
+    key: bytes, previous: RecordState | None, enriched: EnrichedRecord, now: datetime
+) -> Scoring | None:
+    """Scoring, isolated: a model that cannot score must not stop records being enriched."""
+    try:
+        return _score_change(key, previous, enriched, now)
+    except Exception:
+        app.log.exception("could not score %r", key)
+        record_scoring_failure(enriched.record.entity_type.value)
+        return None
+
+
+def _score_change(
+    key: bytes, previous: RecordState | None, enriched: EnrichedRecord, now: datetime
+) -> Scoring | None:
+    """Step 5 for a lead or an account: label the change if it is an outcome, score it, and
+    remember the features of a record still waiting for its outcome.
+
+    Features are taken at the change's ``occurred_at`` (source time), not at the worker's
+    clock: a replay or a backlog then gives the same features as live processing did, and a
+    label's time compares with its prediction's on one clock.
+    """
+    view = enriched.record
+    config = outcome_models.get(view.entity_type.value)
+    if config is None or enriched.merge_outcome is not MergeOutcome.APPLIED:
+        return None  # a redelivered or superseded change left the record as it was scored
+    if view.deleted:
+        predictions_table.pop(key, None)
+        return None
+    change = enriched.change
+    label = label_from_change(
+        view.entity_type.value,
+        _standardized_values(previous),
+        record_values(view.fields, view.attributes),
+    )
+    example = None
+    if label is not None:  # one label, one lesson: the memory goes either way
+        stored = predictions_table.pop(key, None)
+        memory = None if stored is None else PredictionMemory.from_dict(orjson.loads(stored))
+        pair = training_example(memory, label, labelled_at=change.occurred_at)
+        if memory is not None and pair is not None:
+            example = TrainingExample(
+                model=config.name,
+                label=pair[1],
+                outcome=label.outcome,
+                features=pair[0],
+                probability=memory.probability,
+                challenger_probability=memory.challenger_probability,
+                model_version=memory.model_version,
+                segments=dict(memory.segments),
+                labelled_at=change.occurred_at,
+            )
+    features = feature_extractor.extract(
+        view.entity_type.value,
+        view.fields,
+        view.attributes,
+        now=change.occurred_at,
+        created_at=view.created_at,
+    )
+    score = _scorers.current(config).score_one(features)
+    if label is None:  # after its outcome a record is scored, never learned from again
+        memory = PredictionMemory(
+            features, score.probability, change.occurred_at, score.version,
+            score.challenger_probability,
+        )  # fmt: skip
+        predictions_table[key] = orjson.dumps(memory.to_dict())
+    event = ScoreEvent(
+        entity_type=view.entity_type,
+        entity_id=view.entity_id,
+        event_id=change.event_id,
+        score=_model_score(score, config, features_at=change.occurred_at, scored_at=now),
+    )
+    return Scoring(event, example)
+
+
+def _standardized_values(previous: RecordState | None) -> dict[str, object] | None:
+    """The record before the change as label rules compare it: standardized, as the new one."""
+    if previous is None or previous.deleted:
+        return None
+    fields = standardize_fields(
+        previous.entity_type,
+        previous.fields,
+        default_region=standardize_options.default_phone_region,
+        date_order=standardize_options.date_order,
+    ).fields
+    return record_values(fields, previous.attributes)
+
+
+def _model_score(
+    score: Score, config: ScorerConfig, *, features_at: datetime, scored_at: datetime
+) -> ModelScore:
+    def factors(chosen: tuple[Any, ...]) -> list[ScoreFactor]:
+        return [
+            ScoreFactor(feature=f.feature, value=f.value, contribution=f.contribution)
+            for f in chosen
+        ]
+
+    return ModelScore(
+        model=score.model,
+        model_version=score.version,
+        model_ready=score.model_ready,
+        labels=score.labels,
+        probability=score.probability,
+        score=score.score,
+        tier=score.tier,
+        churn_risk=score.probability if config.entity_type == "account" else None,
+        positive_factors=factors(score.positive),
+        negative_factors=factors(score.negative),
+        challenger_probability=score.challenger_probability,
+        features_at=features_at,
+        scored_at=scored_at,
+    )
+
+
+async def _send_scoring(scoring: Scoring) -> None:
+    event = scoring.event
+    await scores_topic.send(key=event.record_key(), value=event.to_json())
+    record_score(event.score.model, event.entity_type.value, event.score.score)
+    if scoring.example is not None:
+        model = scoring.example.model
+        await model_learning_topic.send(key=model.encode(), value=_json(scoring.example))
+        record_training_example(model)
+
+
+class _Learner:
+    """The live state of one outcome model at its one learner: the scorer, its progressive
+    validation, and what changed since the last checkpoint."""
+
+    def __init__(self, config: ScorerConfig, checkpoint: ModelCheckpoint | None) -> None:
+        self.config = config
+        if checkpoint is None:
+            self.scorer = _untrained(config)
+            self.validation = ProgressiveValidation()
+        else:
+            self.scorer = _restored_scorer(config, checkpoint)
+            # Written by this service's own learner, never by users (see ModelCheckpoint).
+            self.validation = pickle.loads(checkpoint.validation)  # noqa: S301
+        self.version = self.scorer.version
+        self.pending = 0
+        self.checkpointed_at = time.monotonic()
+
+    def learn(self, example: TrainingExample) -> None:
+        # Judge the prediction made before the label, then learn from it.
+        self.validation.update(example.label, example.probability, example.segments)
+        self.scorer.learn_one(dict(example.features), example.label)
+        self.pending += 1
+
+    def due(self, now: float) -> bool:
+        if self.pending >= settings.model_checkpoint_labels:
+            return True
+        elapsed = now - self.checkpointed_at
+        return self.pending > 0 and elapsed >= settings.model_checkpoint_seconds
+
+    def checkpoint(self, written_at: datetime) -> ModelCheckpoint:
+        self.version += 1
+        self.scorer.version = self.version
+        self.pending = 0
+        self.checkpointed_at = time.monotonic()
+        report = self.validation.report()
+        return ModelCheckpoint(
+            model=self.config.name,
+            version=self.version,
+            labels=self.scorer.labels,
+            positives=self.scorer.positives,
+            model_ready=self.scorer.model_ready,
+            written_at=written_at,
+            metrics={
+                "overall": report["overall"],
+                "rolling": report["rolling"],
+                "expected_calibration_error": report["expected_calibration_error"],
+            },
+            scorer=self.scorer.to_bytes(),
+            validation=pickle.dumps(self.validation, protocol=pickle.HIGHEST_PROTOCOL),
+        )
+
+
+_outcome_configs = {config.name: config for config in outcome_models.values()}
+_learners: dict[str, _Learner] = {}
+
+
+def _learner(model: str) -> _Learner:
+    """The model's learner, restored from the global table at first use, and again when a
+    newer checkpoint is there (another worker held the learning partition meanwhile)."""
+    config = _outcome_configs[model]
+    learner = _learners.get(model)
+    stored = outcome_models_table.get(model.encode())
+    stored_version = 0 if stored is None else int(ModelCheckpoint.header(stored)["version"])
+    if learner is None or stored_version > learner.version:
+        checkpoint = None if stored is None else ModelCheckpoint.from_bytes(stored)
+        learner = _learners[model] = _Learner(config, checkpoint)
+    return learner
+
+
+@app.agent(model_learning_topic)
+async def learn_outcomes(stream: faust.StreamT[bytes]) -> None:
+    """The one learner of the outcome models (its topic has one partition): learn each label,
+    checkpoint every N labels or T seconds to the global table and ``crm.models``."""
+    async for event in stream.events():
+        try:
+            if event.message.key == TICK_KEY:
+                due = [_learner(model) for model in list(_learners)]
+            else:
+                example = TrainingExample.model_validate_json(event.value)
+                learner = _learner(example.model)
+                learner.learn(example)
+                due = [learner]
+        except Exception as exc:
+            app.log.exception("could not learn from an outcome at %r", _position(event))
+            await _park_internal_failure(event, exc)
+            continue
+        now = time.monotonic()
+        for learner in due:
+            if learner.due(now):
+                await _write_checkpoint(learner.checkpoint(datetime.now(UTC)))
+
+
+async def _write_checkpoint(checkpoint: ModelCheckpoint) -> None:
+    data = checkpoint.to_bytes()
+    outcome_models_table[checkpoint.model.encode()] = data
+    await models_topic.send(key=checkpoint.model.encode(), value=data)
+    record_model_checkpoint(checkpoint.model)
+    app.log.info(
+        "checkpoint %s version %d after %d labels",
+        checkpoint.model,
+        checkpoint.version,
+        checkpoint.labels,
+    )
+
+
+async def tick_outcome_learner() -> None:
+    """Lets the learner checkpoint the labels of a quiet period (tables are written in the
+    agent's stream only, so the clock reaches it as a message)."""
+    await model_learning_topic.send(key=TICK_KEY, value=b"{}")
+
+
+app.timer(interval=settings.model_checkpoint_seconds)(tick_outcome_learner)

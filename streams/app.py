@@ -9,6 +9,7 @@ produced by the typed records of ``schemas``. The worker's web port serves ``/me
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from importlib.metadata import PackageNotFoundError, version
 from typing import cast
 
@@ -23,6 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from models.matching import DuplicateMatcher
 from models.matching.matcher import DEFAULT_WEIGHTS
+from models.scoring import CHURN_RISK, LEAD_SCORE, FeatureExtractor, ScorerConfig
 from schemas.enrich import StandardizeOptions
 from schemas.envelopes import SourceFormat
 from schemas.mapping import FieldMapping, FieldMappingError, load_field_mapping
@@ -38,6 +40,7 @@ from streams.metrics import (
 )
 from streams.settings import ConfigurationError, InputFormat, Settings, load_settings
 from streams.topics import (
+    MODEL_CHECKPOINT_MAX_BYTES,
     Table,
     Topic,
     deadletter_max_bytes,
@@ -79,9 +82,9 @@ app = faust.App(
     value_serializer="raw",
     processing_guarantee=settings.processing_guarantee,
     consumer_auto_offset_reset="earliest",
-    # Table changelogs (blocks, match state) may outgrow a small inbound limit; the broker's
-    # own default limit is 1 MiB.
-    producer_max_request_size=max(deadletter_max_bytes(settings), 1_048_576),
+    # Table changelogs (blocks, match state) may outgrow a small inbound limit, and model
+    # checkpoints the broker's own default limit of 1 MiB (their topics allow more).
+    producer_max_request_size=max(deadletter_max_bytes(settings), MODEL_CHECKPOINT_MAX_BYTES),
     topic_partitions=settings.topic_partitions,
     topic_replication_factor=settings.topic_replication_factor,
     topic_disable_leader=True,
@@ -137,6 +140,9 @@ match_requests_topic = _declare(Topic.MATCH_REQUESTS)
 match_answers_topic = _declare(Topic.MATCH_ANSWERS)
 match_links_topic = _declare(Topic.MATCH_LINKS)
 match_learning_topic = _declare(Topic.MATCH_LEARNING)
+scores_topic = _declare(Topic.SCORES)
+model_learning_topic = _declare(Topic.MODEL_LEARNING)
+models_topic = _declare(Topic.MODELS)
 # Everything about one record meets in one agent, so its state never races with itself.
 record_topic = app.topic(
     routed_topic.get_topic_name(),
@@ -155,6 +161,13 @@ matcher = DuplicateMatcher(
     duplicate_threshold=settings.match_duplicate_threshold,
     review_threshold=settings.match_review_threshold,
 )
+
+# The outcome models by the entity type they score; readiness is the deployment's choice.
+outcome_models: dict[str, ScorerConfig] = {
+    config.entity_type: replace(config, min_labels=settings.model_min_labels)
+    for config in (LEAD_SCORE, CHURN_RISK)
+}
+feature_extractor = FeatureExtractor()
 
 
 def _partitioned_table(table: Table, help_text: str) -> TableT[bytes, bytes]:
@@ -187,6 +200,19 @@ match_model_table = app.GlobalTable(
     key_type=bytes,
     value_type=bytes,
     help="The learned match model's state (LearnedMatcher.to_state JSON).",
+)
+# PredictionMemory JSON by record key (leads, accounts): the features a label will meet.
+predictions_table = _partitioned_table(
+    Table.PREDICTIONS, "Features and probability of each scored record's latest prediction."
+)
+# The latest checkpoint of each outcome model by model name, written by their one learner
+# and read by every worker, which scores with it.
+outcome_models_table = app.GlobalTable(
+    Table.OUTCOME_MODELS.value,
+    partitions=table_partitions(settings, Table.OUTCOME_MODELS),
+    key_type=bytes,
+    value_type=bytes,
+    help="Each outcome model's latest checkpoint (a ModelCheckpoint).",
 )
 
 

@@ -156,6 +156,51 @@ QUALITY_TIMELINESS = Gauge(
     "Median processing time minus occurred_at of this worker's latest enriched records.",
     ["entity_type"],
 )
+MODEL_AUC = Gauge(
+    "crmstream_model_auc",
+    "Progressive ROC AUC of the outcome model checkpoint this worker scores with (NaN until "
+    "both outcomes were seen).",
+    ["model"],
+)
+MODEL_LOG_LOSS = Gauge(
+    "crmstream_model_log_loss",
+    "Progressive log loss of the outcome model checkpoint this worker scores with.",
+    ["model"],
+)
+MODEL_LABELS = Gauge(
+    "crmstream_model_labels",
+    "Labels the outcome model checkpoint this worker scores with has learned.",
+    ["model"],
+)
+MODEL_READY = Gauge(
+    "crmstream_model_ready",
+    "1 when the outcome model this worker scores with has its minimum of labels, else 0.",
+    ["model"],
+)
+MODEL = Info(
+    "crmstream_model", "The checkpoint version each outcome model is scored with.", ["model"]
+)
+MODEL_SCORES = Histogram(
+    "crmstream_model_score",
+    "Scores (0-100) given to records, by outcome model.",
+    ["model"],
+    buckets=(10, 20, 30, 40, 50, 60, 70, 80, 90, 100),
+)
+MODEL_EXAMPLES = Counter(
+    "crmstream_model_examples_total",
+    "Labels joined with the features of the prediction before them and sent to the learner.",
+    ["model"],
+)
+SCORING_FAILURES = Counter(
+    "crmstream_scoring_failures_total",
+    "Changes enriched without a score because scoring failed (the log says why).",
+    ["entity_type"],
+)
+MODEL_CHECKPOINTS = Counter(
+    "crmstream_model_checkpoints_total",
+    "Outcome model checkpoints written by this worker (the one learner).",
+    ["model"],
+)
 WORKER = Info("crmstream_worker", "The worker's version and configuration.")
 
 
@@ -233,6 +278,42 @@ def record_enriched(enriched: EnrichedRecord, emitted_at: datetime | None = None
         (emitted - enriched.change.occurred_at).total_seconds()
     )
     quality_window.add(entity_type, QualitySample.of(enriched))
+
+
+def record_score(model: str, entity_type: str, score: int) -> None:
+    MODEL_SCORES.labels(model).observe(score)
+    record_produced(Topic.SCORES, entity_type)
+
+
+def record_scoring_failure(entity_type: str) -> None:
+    SCORING_FAILURES.labels(entity_type).inc()
+
+
+def record_training_example(model: str) -> None:
+    MODEL_EXAMPLES.labels(model).inc()
+    record_produced(Topic.MODEL_LEARNING)
+
+
+def record_model_checkpoint(model: str) -> None:
+    MODEL_CHECKPOINTS.labels(model).inc()
+    record_produced(Topic.MODELS)
+
+
+def publish_model(
+    model: str,
+    *,
+    version: int,
+    labels: int,
+    ready: bool,
+    roc_auc: float | None,
+    log_loss: float | None,
+) -> None:
+    """The model checkpoint this worker scores with, as read from the global table."""
+    MODEL.labels(model).info({"version": str(version)})
+    MODEL_LABELS.labels(model).set(labels)
+    MODEL_READY.labels(model).set(int(ready))
+    MODEL_AUC.labels(model).set(float("nan") if roc_auc is None else roc_auc)
+    MODEL_LOG_LOSS.labels(model).set(float("nan") if log_loss is None else log_loss)
 
 
 def record_worker_info(*, version: str, app_id: str, processing_guarantee: str, store: str) -> None:

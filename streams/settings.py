@@ -122,6 +122,23 @@ class Settings(BaseSettings):
         description="Records sharing one blocking key beyond which the key is no longer used.",
     )
 
+    model_min_labels: int = Field(
+        default=200,
+        ge=0,
+        description="Labels an outcome model (lead score, churn risk) learns before its "
+        "scores carry model_ready true.",
+    )
+    model_checkpoint_labels: int = Field(
+        default=500,
+        ge=1,
+        description="New labels after which the learner writes a model checkpoint.",
+    )
+    model_checkpoint_seconds: float = Field(
+        default=60.0,
+        gt=0.0,
+        description="Seconds after which the learner writes a checkpoint of any new labels.",
+    )
+
     @model_validator(mode="after")
     def _ordered_thresholds(self) -> Settings:
         if self.match_review_threshold > self.match_duplicate_threshold:

@@ -35,10 +35,18 @@ class Topic(StrEnum):
     MATCH_ANSWERS = "match.answers"  # block answers keyed by record, back to the record
     MATCH_LINKS = "match.links"  # pair, cluster and reviewer news keyed by record
     MATCH_LEARNING = "match.learning"  # reviewed pairs for the one learner of the match model
+    # Outcome models (lead score, churn risk):
+    MODEL_LEARNING = "models.learning"  # labelled examples and ticks for their one learner
+    MODELS = "models"  # compacted: each model's latest checkpoint, keyed by model name
 
 
-# One learner keeps the match model consistent: its topic has one partition.
-_SINGLE_PARTITION: frozenset[Topic] = frozenset({Topic.MATCH_LEARNING})
+# One learner keeps each learned model consistent: its topic has one partition. The model
+# checkpoints are one value per model, read whole: one partition too.
+_SINGLE_PARTITION: frozenset[Topic] = frozenset(
+    {Topic.MATCH_LEARNING, Topic.MODEL_LEARNING, Topic.MODELS}
+)
+# Model checkpoints (pickled River pipelines) outgrow the broker's 1 MiB default.
+MODEL_CHECKPOINT_MAX_BYTES = 16 * 1_048_576
 
 
 class Table(StrEnum):
@@ -48,10 +56,12 @@ class Table(StrEnum):
     MATCHES = "matches"
     BLOCKS = "blocks"
     MATCH_MODEL = "match-model"
+    PREDICTIONS = "predictions"
+    OUTCOME_MODELS = "outcome-models"
 
 
-# The match model is one value that every worker reads: a global table on one partition.
-GLOBAL_TABLES: frozenset[Table] = frozenset({Table.MATCH_MODEL})
+# The learned models are values every worker reads: global tables on one partition.
+GLOBAL_TABLES: frozenset[Table] = frozenset({Table.MATCH_MODEL, Table.OUTCOME_MODELS})
 
 
 @dataclass(frozen=True)
@@ -86,12 +96,16 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     """Every topic of the service, table changelogs included, with its partitions and
     broker-side config."""
     specs = []
+    checkpoints = {
+        "cleanup.policy": "compact",
+        "max.message.bytes": str(MODEL_CHECKPOINT_MAX_BYTES),
+    }
     for topic in Topic:
-        config = (
-            {"max.message.bytes": str(deadletter_max_bytes(settings))}
-            if topic is Topic.DEADLETTER
-            else {}
-        )
+        config: dict[str, str] = {}
+        if topic is Topic.DEADLETTER:
+            config = {"max.message.bytes": str(deadletter_max_bytes(settings))}
+        elif topic is Topic.MODELS:
+            config = checkpoints
         specs.append(
             TopicSpec(
                 name=topic_name(settings, topic),
@@ -105,7 +119,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
             name=changelog_name(settings, table),
             partitions=table_partitions(settings, table),
             replication_factor=settings.topic_replication_factor,
-            config={"cleanup.policy": "compact"},
+            config=checkpoints if table is Table.OUTCOME_MODELS else {"cleanup.policy": "compact"},
         )
         for table in Table
     )

@@ -372,5 +372,7 @@ def test_report_over_the_enriched_topic_of_a_demo_run(
     for section in ("Completeness", "Duplicates", "Timeliness", "Scores"):
         assert f"## {section}" in text
     assert "| lead | first_name |" in text
-    assert "No scores yet" in text
-    assert_valid_pngs(out, {"completeness.png", "duplicates.png", "timeliness.png"})
+    # Since enriched schema 4, leads and accounts carry their score.
+    assert "| score.score | lead |" in text
+    assert "| score.score | account |" in text
+    assert_valid_pngs(out, {"completeness.png", "duplicates.png", "timeliness.png", "scores.png"})

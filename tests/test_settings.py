@@ -66,6 +66,12 @@ def test_topics_follow_the_prefix_and_partitions(monkeypatch: pytest.MonkeyPatch
     assert {specs[name].config["cleanup.policy"] for name in changelogs} == {"compact"}
     model = specs.pop(f"{settings.app_id}-match-model-changelog")
     assert model.partitions == 1, "every worker reads the whole match model"
+    for single in (
+        topic_name(settings, Topic.MODEL_LEARNING),
+        topic_name(settings, Topic.MODELS),
+        f"{settings.app_id}-outcome-models-changelog",
+    ):
+        assert specs.pop(single).partitions == 1, "one learner, one checkpoint per model"
     assert {spec.partitions for spec in specs.values()} == {12}
     assert topic_name(settings, Topic.DEADLETTER) == "acme.crm.deadletter"
 
