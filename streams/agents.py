@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import pickle
 import time
-import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 import faust
 import orjson
-from pydantic import AwareDatetime, BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from models.matching import MatchRecord
 from models.matching.blocking import profile_keys
@@ -34,12 +32,18 @@ from models.matching.linking import (
 from models.scoring import (
     OutcomeScorer,
     PredictionMemory,
-    ProgressiveValidation,
     Score,
     ScorerConfig,
     label_from_change,
     record_values,
     training_example,
+)
+from models.scoring.learning import (
+    ModelCheckpoint,
+    OutcomeLearner,
+    TrainingExample,
+    restored_scorer,
+    untrained,
 )
 from schemas.duplicates import FeedbackVerdict
 from schemas.enrich import (
@@ -311,21 +315,6 @@ async def _park(event: faust.EventT[bytes], errors: list[ErrorDetail]) -> None:
 _RELOAD_SECONDS = 1.0
 TICK_KEY = b"__tick__"
 """Key of the periodic message that lets the learner checkpoint when labels stop coming."""
-_CHECKPOINT_MAGIC = b"crmstream-checkpoint"
-
-
-class TrainingExample(BaseModel):
-    """A label joined with the features scored before it, on its way to the one learner."""
-
-    model: str
-    label: Literal[0, 1]
-    outcome: str
-    features: dict[str, float | str]
-    probability: float
-    challenger_probability: float | None = None
-    model_version: int
-    segments: dict[str, str] = {}
-    labelled_at: AwareDatetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,69 +323,6 @@ class Scoring:
 
     event: ScoreEvent
     example: TrainingExample | None
-
-
-@dataclass(frozen=True, slots=True)
-class ModelCheckpoint:
-    """One outcome model's checkpoint: the value of the global table and of ``crm.models``.
-
-    A JSON header line anyone can read with a console consumer (model, version, labels,
-    metrics), then the zlib-compressed scorer (:meth:`OutcomeScorer.to_bytes`) and the
-    pickled progressive validation, so that a restored learner keeps judging where it was.
-    Only load checkpoints this service wrote: unpickling runs code.
-    """
-
-    model: str
-    version: int
-    labels: int
-    positives: int
-    model_ready: bool
-    written_at: datetime
-    metrics: dict[str, Any]
-    scorer: bytes
-    validation: bytes
-
-    def to_bytes(self) -> bytes:
-        scorer, validation = zlib.compress(self.scorer), zlib.compress(self.validation)
-        header = {
-            "model": self.model,
-            "version": self.version,
-            "labels": self.labels,
-            "positives": self.positives,
-            "model_ready": self.model_ready,
-            "written_at": self.written_at.isoformat(),
-            "metrics": self.metrics,
-            "scorer_bytes": len(scorer),
-            "validation_bytes": len(validation),
-        }
-        return _CHECKPOINT_MAGIC + b" " + orjson.dumps(header) + b"\n" + scorer + validation
-
-    @staticmethod
-    def header(data: bytes) -> dict[str, Any]:
-        """The JSON header alone (cheap: the model is not unpacked)."""
-        end = data.index(b"\n")
-        magic, _, header = data[:end].partition(b" ")
-        if magic != _CHECKPOINT_MAGIC:
-            raise ValueError("not a crmstream model checkpoint")
-        parsed: dict[str, Any] = orjson.loads(header)
-        return parsed
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> ModelCheckpoint:
-        header = cls.header(data)
-        start = data.index(b"\n") + 1
-        middle = start + int(header["scorer_bytes"])
-        return cls(
-            model=header["model"],
-            version=int(header["version"]),
-            labels=int(header["labels"]),
-            positives=int(header["positives"]),
-            model_ready=bool(header["model_ready"]),
-            written_at=datetime.fromisoformat(header["written_at"]),
-            metrics=header["metrics"],
-            scorer=zlib.decompress(data[start:middle]),
-            validation=zlib.decompress(data[middle : middle + int(header["validation_bytes"])]),
-        )
 
 
 def _publish_checkpoint(checkpoint: ModelCheckpoint) -> None:
@@ -433,26 +359,13 @@ class _ScorerCache:
         known = self.stored.get(config.name)
         if stored is not None and stored is not known and stored != known:
             checkpoint = ModelCheckpoint.from_bytes(stored)
-            self.scorers[config.name] = _restored_scorer(config, checkpoint)
+            self.scorers[config.name] = restored_scorer(config, checkpoint)
             self.stored[config.name] = stored
             _publish_checkpoint(checkpoint)
         scorer = self.scorers.get(config.name)
         if scorer is None:
-            scorer = self.scorers[config.name] = _untrained(config)
+            scorer = self.scorers[config.name] = untrained(config)
         return scorer
-
-
-def _untrained(config: ScorerConfig) -> OutcomeScorer:
-    scorer = OutcomeScorer(config)
-    scorer.version = 0  # no checkpoint yet: versions count checkpoints from 1
-    return scorer
-
-
-def _restored_scorer(config: ScorerConfig, checkpoint: ModelCheckpoint) -> OutcomeScorer:
-    scorer = OutcomeScorer.from_bytes(checkpoint.scorer)
-    scorer.config = config  # readiness and cuts are this deployment's settings
-    scorer.version = checkpoint.version
-    return scorer
 
 
 _scorers = _ScorerCache()
@@ -594,63 +507,11 @@ async def _send_scoring(scoring: Scoring) -> None:
         record_training_example(model)
 
 
-class _Learner:
-    """The live state of one outcome model at its one learner: the scorer, its progressive
-    validation, and what changed since the last checkpoint."""
-
-    def __init__(self, config: ScorerConfig, checkpoint: ModelCheckpoint | None) -> None:
-        self.config = config
-        if checkpoint is None:
-            self.scorer = _untrained(config)
-            self.validation = ProgressiveValidation()
-        else:
-            self.scorer = _restored_scorer(config, checkpoint)
-            # Written by this service's own learner, never by users (see ModelCheckpoint).
-            self.validation = pickle.loads(checkpoint.validation)  # noqa: S301
-        self.version = self.scorer.version
-        self.pending = 0
-        self.checkpointed_at = time.monotonic()
-
-    def learn(self, example: TrainingExample) -> None:
-        # Judge the prediction made before the label, then learn from it.
-        self.validation.update(example.label, example.probability, example.segments)
-        self.scorer.learn_one(dict(example.features), example.label)
-        self.pending += 1
-
-    def due(self, now: float) -> bool:
-        if self.pending >= settings.model_checkpoint_labels:
-            return True
-        elapsed = now - self.checkpointed_at
-        return self.pending > 0 and elapsed >= settings.model_checkpoint_seconds
-
-    def checkpoint(self, written_at: datetime) -> ModelCheckpoint:
-        self.version += 1
-        self.scorer.version = self.version
-        self.pending = 0
-        self.checkpointed_at = time.monotonic()
-        report = self.validation.report()
-        return ModelCheckpoint(
-            model=self.config.name,
-            version=self.version,
-            labels=self.scorer.labels,
-            positives=self.scorer.positives,
-            model_ready=self.scorer.model_ready,
-            written_at=written_at,
-            metrics={
-                "overall": report["overall"],
-                "rolling": report["rolling"],
-                "expected_calibration_error": report["expected_calibration_error"],
-            },
-            scorer=self.scorer.to_bytes(),
-            validation=pickle.dumps(self.validation, protocol=pickle.HIGHEST_PROTOCOL),
-        )
-
-
 _outcome_configs = {config.name: config for config in outcome_models.values()}
-_learners: dict[str, _Learner] = {}
+_learners: dict[str, OutcomeLearner] = {}
 
 
-def _learner(model: str) -> _Learner:
+def _learner(model: str) -> OutcomeLearner:
     """The model's learner, restored from the global table at first use, and again when a
     newer checkpoint is there (another worker held the learning partition meanwhile)."""
     config = _outcome_configs[model]
@@ -659,7 +520,13 @@ def _learner(model: str) -> _Learner:
     stored_version = 0 if stored is None else int(ModelCheckpoint.header(stored)["version"])
     if learner is None or stored_version > learner.version:
         checkpoint = None if stored is None else ModelCheckpoint.from_bytes(stored)
-        learner = _learners[model] = _Learner(config, checkpoint)
+        learner = _learners[model] = OutcomeLearner(
+            config,
+            checkpoint,
+            every_labels=settings.model_checkpoint_labels,
+            every_seconds=settings.model_checkpoint_seconds,
+            now=time.monotonic(),
+        )
     return learner
 
 
@@ -683,7 +550,7 @@ async def learn_outcomes(stream: faust.StreamT[bytes]) -> None:
         now = time.monotonic()
         for learner in due:
             if learner.due(now):
-                await _write_checkpoint(learner.checkpoint(datetime.now(UTC)))
+                await _write_checkpoint(learner.checkpoint(datetime.now(UTC), now))
 
 
 async def _write_checkpoint(checkpoint: ModelCheckpoint) -> None:
