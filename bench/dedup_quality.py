@@ -37,6 +37,7 @@ from streams.local_kafka import LocalKafka
 from streams.publish import publish_events
 from streams.topic_reader import read_records, wait_until_quiet
 from streams.topics import Topic
+from streams.worker_process import wait_until_ready
 
 DEFAULT_EVENTS = 20_000
 DEFAULT_SEED = 20240611
@@ -76,8 +77,11 @@ def run_stream(
     expected = count_changes(valid, DEFAULT_FIELD_MAPPING) + len(generated) - len(valid)
     outputs = [deployment.topic(Topic.DUPLICATES), deployment.topic(Topic.ENRICHED)]
     with contextlib.ExitStack() as stack:
-        for number in range(workers):
+        running = [
             stack.enter_context(deployment.worker(f"worker-{number}.log", own_web_port=number > 0))
+            for number in range(workers)
+        ]
+        wait_until_ready(running)
         started = time.perf_counter()
         publish_events(
             generated,
