@@ -13,6 +13,7 @@ from pathlib import Path
 import orjson
 from pydantic import BaseModel
 
+from schemas.alerts import AlertEvent
 from schemas.change import ChangeEvent
 from schemas.duplicates import DuplicateEvent, FeedbackVerdict
 from schemas.enrich import EnrichedRecord, ScoreEvent
@@ -28,6 +29,7 @@ CONTRACTS: dict[str, type[BaseModel]] = {
     "deadletter": DeadLetter,
     "duplicate": DuplicateEvent,
     "feedback": FeedbackVerdict,
+    "alert": AlertEvent,
 }
 
 

@@ -42,9 +42,11 @@ from models.scoring.learning import (
     ModelCheckpoint,
     OutcomeLearner,
     TrainingExample,
+    alert_event,
     restored_scorer,
     untrained,
 )
+from schemas.alerts import AlertEvent
 from schemas.duplicates import FeedbackVerdict
 from schemas.enrich import (
     EnrichedRecord,
@@ -60,6 +62,7 @@ from schemas.record import MergeOutcome, RecordState
 from schemas.standardize.record import standardize_fields
 from streams.app import (
     MONITOR_INTERVAL_SECONDS,
+    alerts_topic,
     app,
     blocks_table,
     deadletter_topic,
@@ -92,16 +95,19 @@ from streams.app import (
 from streams.metrics import (
     publish_model,
     record_block_answer,
+    record_drift_alert,
     record_enriched,
     record_feedback,
     record_ingest,
     record_match_model,
     record_matching,
     record_model_checkpoint,
+    record_model_error,
     record_parked,
     record_score,
     record_scoring_failure,
     record_training_example,
+    start_drift_alerts,
 )
 
 MATCH_MODEL_KEY = b"match-model"
@@ -509,6 +515,7 @@ async def _send_scoring(scoring: Scoring) -> None:
 
 _outcome_configs = {config.name: config for config in outcome_models.values()}
 _learners: dict[str, OutcomeLearner] = {}
+start_drift_alerts(_outcome_configs)
 
 
 def _learner(model: str) -> OutcomeLearner:
@@ -533,20 +540,28 @@ def _learner(model: str) -> OutcomeLearner:
 @app.agent(model_learning_topic)
 async def learn_outcomes(stream: faust.StreamT[bytes]) -> None:
     """The one learner of the outcome models (its topic has one partition): learn each label,
-    checkpoint every N labels or T seconds to the global table and ``crm.models``."""
+    publish the drift alerts it raised on ``crm.alerts``, checkpoint every N labels or T
+    seconds to the global table and ``crm.models``."""
     async for event in stream.events():
+        alerts: list[AlertEvent] = []
         try:
             if event.message.key == TICK_KEY:
                 due = [_learner(model) for model in list(_learners)]
             else:
                 example = TrainingExample.model_validate_json(event.value)
                 learner = _learner(example.model)
-                learner.learn(example)
+                raised = learner.learn(example)
+                alerts = [alert_event(alert, example, datetime.now(UTC)) for alert in raised]
+                record_model_error(example.model, learner.concept_drift.error_rate)
                 due = [learner]
         except Exception as exc:
             app.log.exception("could not learn from an outcome at %r", _position(event))
             await _park_internal_failure(event, exc)
             continue
+        for alert in alerts:
+            await alerts_topic.send(key=alert.record_key(), value=alert.to_json())
+            record_drift_alert(alert.model, alert.kind)
+            app.log.warning("drift alert: %s", alert.model_dump_json())
         now = time.monotonic()
         for learner in due:
             if learner.due(now):

@@ -141,6 +141,7 @@ match_answers_topic = _declare(Topic.MATCH_ANSWERS)
 match_links_topic = _declare(Topic.MATCH_LINKS)
 match_learning_topic = _declare(Topic.MATCH_LEARNING)
 scores_topic = _declare(Topic.SCORES)
+alerts_topic = _declare(Topic.ALERTS)
 model_learning_topic = _declare(Topic.MODEL_LEARNING)
 models_topic = _declare(Topic.MODELS)
 # Everything about one record meets in one agent, so its state never races with itself.

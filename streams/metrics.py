@@ -201,6 +201,19 @@ MODEL_CHECKPOINTS = Counter(
     "Outcome model checkpoints written by this worker (the one learner).",
     ["model"],
 )
+DRIFT_ALERTS = Counter(
+    "crmstream_drift_alerts_total",
+    "Drift alerts published on crm.alerts by the one learner, by outcome model and kind "
+    "(data: a feature moved; concept: the model's error rose). Which feature: the alert says.",
+    ["model", "kind"],
+)
+DRIFT_KINDS = ("data", "concept")
+MODEL_ERROR = Gauge(
+    "crmstream_model_drift_error",
+    "Mean Brier score of the outcome model's prediction-time probabilities over the "
+    "concept-drift detector's current window (reported by the one learner).",
+    ["model"],
+)
 WORKER = Info("crmstream_worker", "The worker's version and configuration.")
 
 
@@ -297,6 +310,24 @@ def record_training_example(model: str) -> None:
 def record_model_checkpoint(model: str) -> None:
     MODEL_CHECKPOINTS.labels(model).inc()
     record_produced(Topic.MODELS)
+
+
+def start_drift_alerts(models: Iterable[str]) -> None:
+    """Create every (model, kind) series at 0: a counter never incremented has no series,
+    and ``increase`` needs the 0 before the first alert to see it."""
+    for model in models:
+        for kind in DRIFT_KINDS:
+            DRIFT_ALERTS.labels(model, kind)
+
+
+def record_drift_alert(model: str, kind: str) -> None:
+    DRIFT_ALERTS.labels(model, kind).inc()
+    record_produced(Topic.ALERTS)
+
+
+def record_model_error(model: str, error: float) -> None:
+    """The learner's current prediction error (concept-drift window), after each label."""
+    MODEL_ERROR.labels(model).set(error)
 
 
 def publish_model(

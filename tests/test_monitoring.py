@@ -311,7 +311,9 @@ def test_every_dashboard_and_alert_expression_returns_data_from_a_real_scrape(
     Traffic: generated CRM changes with a high share of near duplicates and the usual share
     of invalid messages (dead letters), a tombstone (a skipped message), and a reviewer's
     verdict on a found pair plus a malformed one (feedback, learning and a parked verdict),
-    so that every labelled series the dashboards chart exists.
+    and outcomes of generated leads and accounts (labels for the outcome models' learner,
+    which checkpoints every few of them), so that every labelled series the dashboards
+    chart exists.
 
     Then every ``expr`` of every dashboard panel and every rule Prometheus loaded from the
     rule file (read back from its ``/api/v1/rules``, so a rule it failed to load is missing
@@ -328,7 +330,18 @@ def test_every_dashboard_and_alert_expression_returns_data_from_a_real_scrape(
     recorded name, which is what the alerts and dashboards read.
     """
     tool("prometheus")
-    deployment = Deployment.create(kafka_bootstrap, isolated_names, tmp_path, topic_partitions="2")
+    deployment = Deployment.create(
+        kafka_bootstrap,
+        isolated_names,
+        tmp_path,
+        topic_partitions="2",
+        # The generated leads and accounts reach outcomes: a few labels are enough for the
+        # learner to report its error and to checkpoint, so every worker publishes the
+        # models' AUC, log loss, labels and readiness.
+        model_min_labels="5",
+        model_checkpoint_labels="5",
+        model_checkpoint_seconds="2",
+    )
     port = deployment.settings.web_port
     simulation = CrmSimulation(seed=606, duplicate_share=0.3, invalid_share=0.05)
     events = list(simulation.events(EVENTS))

@@ -2,12 +2,15 @@
 
 Every worker scores with the model of the last checkpoint; one learner (the stream gives the
 learning topic one partition) learns each label joined with the features scored before it,
-judges the prediction first (progressive validation), and writes a versioned checkpoint every
-N labels or T seconds. Pure code: the stream supplies the clock and stores the bytes.
+judges the prediction first (progressive validation), watches for drift (the error of the
+prediction-time probability, and the features scored before each outcome), and writes a
+versioned checkpoint every N labels or T seconds, drift monitors included. Pure code: the
+stream supplies the clock, stores the bytes and publishes the alerts.
 """
 
 from __future__ import annotations
 
+import logging
 import pickle
 import zlib
 from dataclasses import dataclass
@@ -17,18 +20,27 @@ from typing import Any, Final, Literal
 import orjson
 from pydantic import AwareDatetime, BaseModel
 
+from models.drift import DriftAlert, FeatureDriftMonitor, ModelErrorMonitor, brier
 from models.scoring.scorer import OutcomeScorer, ScorerConfig
 from models.scoring.validation import ProgressiveValidation
+from schemas.alerts import AlertEvent
 
 __all__ = [
+    "CHECKPOINT_FORMAT",
     "ModelCheckpoint",
     "OutcomeLearner",
     "TrainingExample",
+    "alert_event",
     "restored_scorer",
     "untrained",
 ]
 
 _CHECKPOINT_MAGIC: Final = b"crmstream-checkpoint"
+CHECKPOINT_FORMAT: Final = 2
+"""Layout of a checkpoint's bytes, in its header as ``format``: 1 (no such field) is the
+scorer and validation; 2 adds the drift monitors. Older layouts load; newer ones raise."""
+
+log = logging.getLogger(__name__)
 
 
 class TrainingExample(BaseModel):
@@ -50,8 +62,10 @@ class ModelCheckpoint:
     """One outcome model's checkpoint: the value of the global table and of ``crm.models``.
 
     A JSON header line anyone can read with a console consumer (model, version, labels,
-    metrics), then the zlib-compressed scorer (:meth:`OutcomeScorer.to_bytes`) and the
-    pickled progressive validation, so that a restored learner keeps judging where it was.
+    metrics, layout ``format``), then the zlib-compressed scorer
+    (:meth:`OutcomeScorer.to_bytes`), the pickled progressive validation and the drift
+    monitors' states (their own versioned ``to_bytes``), so that a restored learner keeps
+    judging and watching where it was. A checkpoint of format 1 has no monitors (``b""``).
     Only load checkpoints this service wrote: unpickling runs code.
     """
 
@@ -64,10 +78,16 @@ class ModelCheckpoint:
     metrics: dict[str, Any]
     scorer: bytes
     validation: bytes
+    concept_drift: bytes = b""
+    data_drift: bytes = b""
 
     def to_bytes(self) -> bytes:
-        scorer, validation = zlib.compress(self.scorer), zlib.compress(self.validation)
+        parts = [
+            zlib.compress(part)
+            for part in (self.scorer, self.validation, self.concept_drift, self.data_drift)
+        ]
         header = {
+            "format": CHECKPOINT_FORMAT,
             "model": self.model,
             "version": self.version,
             "labels": self.labels,
@@ -75,10 +95,12 @@ class ModelCheckpoint:
             "model_ready": self.model_ready,
             "written_at": self.written_at.isoformat(),
             "metrics": self.metrics,
-            "scorer_bytes": len(scorer),
-            "validation_bytes": len(validation),
+            "scorer_bytes": len(parts[0]),
+            "validation_bytes": len(parts[1]),
+            "concept_drift_bytes": len(parts[2]),
+            "data_drift_bytes": len(parts[3]),
         }
-        return _CHECKPOINT_MAGIC + b" " + orjson.dumps(header) + b"\n" + scorer + validation
+        return _CHECKPOINT_MAGIC + b" " + orjson.dumps(header) + b"\n" + b"".join(parts)
 
     @staticmethod
     def header(data: bytes) -> dict[str, Any]:
@@ -93,8 +115,18 @@ class ModelCheckpoint:
     @classmethod
     def from_bytes(cls, data: bytes) -> ModelCheckpoint:
         header = cls.header(data)
-        start = data.index(b"\n") + 1
-        middle = start + int(header["scorer_bytes"])
+        layout = int(header.get("format", 1))
+        if layout > CHECKPOINT_FORMAT:
+            raise ValueError(f"checkpoint format {layout} is newer than this release reads")
+        names = ["scorer_bytes", "validation_bytes"]
+        if layout >= 2:
+            names += ["concept_drift_bytes", "data_drift_bytes"]
+        parts, start = [], data.index(b"\n") + 1
+        for name in names:
+            end = start + int(header[name])
+            parts.append(zlib.decompress(data[start:end]))
+            start = end
+        parts += [b""] * (4 - len(parts))
         return cls(
             model=header["model"],
             version=int(header["version"]),
@@ -103,9 +135,22 @@ class ModelCheckpoint:
             model_ready=bool(header["model_ready"]),
             written_at=datetime.fromisoformat(header["written_at"]),
             metrics=header["metrics"],
-            scorer=zlib.decompress(data[start:middle]),
-            validation=zlib.decompress(data[middle : middle + int(header["validation_bytes"])]),
+            scorer=parts[0],
+            validation=parts[1],
+            concept_drift=parts[2],
+            data_drift=parts[3],
         )
+
+
+def alert_event(alert: DriftAlert, example: TrainingExample, raised_at: datetime) -> AlertEvent:
+    """The alert ``example`` raised, as published on ``crm.alerts``: it names the model and
+    the checkpoint version that scored the example."""
+    return AlertEvent(
+        **alert.to_dict(),
+        model=example.model,
+        model_version=example.model_version,
+        raised_at=raised_at,
+    )
 
 
 def untrained(config: ScorerConfig) -> OutcomeScorer:
@@ -121,9 +166,37 @@ def restored_scorer(config: ScorerConfig, checkpoint: ModelCheckpoint) -> Outcom
     return scorer
 
 
+def _concept_monitor(model: str, checkpoint: ModelCheckpoint | None) -> ModelErrorMonitor:
+    """The checkpoint's concept-drift monitor, or a fresh one when it has none (format 1) or
+    River can no longer read it: one window of labels before the detector is sharp again."""
+    if checkpoint is not None and checkpoint.concept_drift:
+        try:
+            return ModelErrorMonitor.from_bytes(checkpoint.concept_drift)
+        except ValueError:
+            log.warning("concept-drift state of %s unreadable: starting afresh", model)
+    return ModelErrorMonitor(model)
+
+
+def _data_monitor(checkpoint: ModelCheckpoint | None) -> FeatureDriftMonitor:
+    if checkpoint is not None and checkpoint.data_drift:
+        try:
+            return FeatureDriftMonitor.from_bytes(checkpoint.data_drift)
+        except ValueError:
+            log.warning("data-drift state of %s unreadable: starting afresh", checkpoint.model)
+    return FeatureDriftMonitor()
+
+
 class OutcomeLearner:
     """The live state of one outcome model at its one learner: the scorer, its progressive
-    validation, and what changed since the last checkpoint."""
+    validation, its drift monitors, and what changed since the last checkpoint.
+
+    Drift is watched on what the learner alone sees whole, in label order: concept drift
+    (:class:`~models.drift.ModelErrorMonitor`) on the Brier score of the probability given
+    *at prediction time*, not of the model after learning; Brier rather than 0/1 error,
+    because a model of a rare outcome rarely crosses 0.5 and its 0/1 error is mostly the
+    base rate. Data drift (:class:`~models.drift.FeatureDriftMonitor`) on the features
+    scored before each outcome, the inputs the model learns from.
+    """
 
     def __init__(
         self,
@@ -142,17 +215,25 @@ class OutcomeLearner:
             self.scorer = restored_scorer(config, checkpoint)
             # Written by this service's own learner, never by users (see ModelCheckpoint).
             self.validation = pickle.loads(checkpoint.validation)  # noqa: S301
+        self.concept_drift = _concept_monitor(config.name, checkpoint)
+        self.data_drift = _data_monitor(checkpoint)
         self.every_labels = every_labels
         self.every_seconds = every_seconds
         self.version = self.scorer.version
         self.pending = 0
         self.checkpointed_at = now
 
-    def learn(self, example: TrainingExample) -> None:
-        # Judge the prediction made before the label, then learn from it.
+    def learn(self, example: TrainingExample) -> list[DriftAlert]:
+        """Judge the prediction made before the label, watch for drift, then learn from it;
+        the drift alerts this label raised (usually none)."""
         self.validation.update(example.label, example.probability, example.segments)
+        alerts = self.data_drift.update(example.features)
+        concept = self.concept_drift.update(brier(bool(example.label), example.probability))
+        if concept is not None:
+            alerts.append(concept)
         self.scorer.learn_one(dict(example.features), example.label)
         self.pending += 1
+        return alerts
 
     def due(self, now: float) -> bool:
         """Whether a checkpoint is due at ``now`` (a monotonic clock reading)."""
@@ -180,4 +261,6 @@ class OutcomeLearner:
             },
             scorer=self.scorer.to_bytes(),
             validation=pickle.dumps(self.validation, protocol=pickle.HIGHEST_PROTOCOL),
+            concept_drift=self.concept_drift.to_bytes(),
+            data_drift=self.data_drift.to_bytes(),
         )
