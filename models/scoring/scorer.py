@@ -87,17 +87,20 @@ class ScorerConfig:
 
     ``tier_cuts``: the lowest score of tiers A, B and C (descending); below the last is D.
     ``min_labels``: labels learned before ``model_ready``. ``learning_rate`` and ``l2``: the
-    logistic regression's SGD step and ridge penalty (standardized inputs make one step size
-    fit every feature). ``max_categories``: the one-hot cap per feature. ``top_factors``:
-    factors reported each way. ``grace_period``: labels the challenger tree waits between
-    split attempts. ``seed``: the challenger's randomness.
+    logistic regression's Adam step and ridge penalty. Adam, not plain SGD: one-hot
+    categories are seen rarely and Adam's per-weight steps let them learn as fast as the
+    dense numbers; ``python -m bench.models`` measured the lead model's progressive AUC gap to
+    the batch baseline at 0.027 / 0.025 / 0.031 for three seeds, against 0.035 / 0.033 /
+    0.037 with SGD at 0.02 (the best SGD rate tried). ``max_categories``: the one-hot cap
+    per feature. ``top_factors``: factors reported each way. ``grace_period``: labels the
+    challenger tree waits between split attempts. ``seed``: the challenger's randomness.
     """
 
     name: str
     entity_type: str
     tier_cuts: tuple[int, int, int] = (70, 45, 25)
     min_labels: int = 200
-    learning_rate: float = 0.02
+    learning_rate: float = 0.005
     l2: float = 1e-4
     max_categories: int = 30
     top_factors: int = 3
@@ -194,7 +197,7 @@ class OutcomeScorer:
     def __init__(self, config: ScorerConfig = LEAD_SCORE) -> None:
         self.config = config
         self.champion = _preprocessing(config.max_categories) | linear_model.LogisticRegression(
-            optimizer=optim.SGD(config.learning_rate), l2=config.l2
+            optimizer=optim.Adam(config.learning_rate), l2=config.l2
         )
         self.challenger = _preprocessing(
             config.max_categories
