@@ -19,7 +19,7 @@ from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from faust.tables.base import Collection
 from faust.tables.manager import TableManager
 from faust.types import TP
-from faust.types.tables import TableT
+from faust.types.tables import GlobalTableT, TableT
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from models.matching import DuplicateMatcher
@@ -194,13 +194,22 @@ matches_table = _partitioned_table(
 blocks_table = _partitioned_table(
     Table.BLOCKS, "Members of each blocking key: who a new record is compared with."
 )
+
+
+def _global_table(table: Table, help_text: str) -> GlobalTableT:
+    """A value written by one learner and read whole by every worker."""
+    return app.GlobalTable(
+        table.value,
+        partitions=table_partitions(settings, table),
+        key_type=bytes,
+        value_type=bytes,
+        help=help_text,
+    )
+
+
 # The learned match model, written by its one learner and read by every worker.
-match_model_table = app.GlobalTable(
-    Table.MATCH_MODEL.value,
-    partitions=table_partitions(settings, Table.MATCH_MODEL),
-    key_type=bytes,
-    value_type=bytes,
-    help="The learned match model's state (LearnedMatcher.to_state JSON).",
+match_model_table = _global_table(
+    Table.MATCH_MODEL, "The learned match model's state (LearnedMatcher.to_state JSON)."
 )
 # PredictionMemory JSON by record key (leads, accounts): the features a label will meet.
 predictions_table = _partitioned_table(
@@ -208,12 +217,8 @@ predictions_table = _partitioned_table(
 )
 # The latest checkpoint of each outcome model by model name, written by their one learner
 # and read by every worker, which scores with it.
-outcome_models_table = app.GlobalTable(
-    Table.OUTCOME_MODELS.value,
-    partitions=table_partitions(settings, Table.OUTCOME_MODELS),
-    key_type=bytes,
-    value_type=bytes,
-    help="Each outcome model's latest checkpoint (a ModelCheckpoint).",
+outcome_models_table = _global_table(
+    Table.OUTCOME_MODELS, "Each outcome model's latest checkpoint (a ModelCheckpoint)."
 )
 
 
