@@ -13,6 +13,7 @@ from schemas.change import EntityType
 from streams.cli_errors import RUN_ERROR, fail
 from streams.cli_generate import generate
 from streams.cli_kafka import kafka_commands
+from streams.cli_models import models_commands
 from streams.settings import ConfigurationError, Settings, load_settings
 
 cli = typer.Typer(
@@ -27,6 +28,7 @@ cli.add_typer(
 )
 cli.add_typer(topics_commands, name="topics")
 cli.add_typer(deadletter_commands, name="deadletter")
+cli.add_typer(models_commands, name="models")
 cli.command("generate")(generate)
 
 

@@ -15,8 +15,10 @@ from typing import Any, TypeVar
 import jsonschema
 import orjson
 import pytest
+from typer.testing import CliRunner
 
 from schemas.json_schema import SCHEMA_DIR
+from streams.cli import cli
 from streams.deployment import Deployment
 from streams.generator import CrmSimulation
 from streams.publish import publish_events
@@ -223,3 +225,20 @@ def test_a_restarted_worker_resumes_from_the_last_checkpoint(
         assert worker.stop() == 0, worker.log_tail()
     assert following["version"] == last["version"] + 1
     assert following["labels"] == last["labels"] + interval
+
+    # What an operator reads of it: `crmstream models list` and `show`.
+    runner = CliRunner()
+    listed = runner.invoke(cli, ["models", "list"], env=deployment.env)
+    assert listed.exit_code == 0, listed.output
+    assert "lead_score" in listed.output
+    assert "churn_risk" in listed.output
+    shown = runner.invoke(cli, ["models", "show", "lead_score"], env=deployment.env)
+    assert shown.exit_code == 0, shown.output
+    newest = orjson.loads(shown.output)
+    on_topic = checkpoints(deployment)[-1]
+    assert (newest["version"], newest["labels"]) == (on_topic["version"], on_topic["labels"])
+    missing = runner.invoke(
+        cli, ["models", "show", "lead_score", "--version", "999"], env=deployment.env
+    )
+    assert missing.exit_code == 1
+    assert "no checkpoint of lead_score version 999" in missing.output

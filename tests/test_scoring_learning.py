@@ -22,6 +22,7 @@ from models.scoring.learning import (
     alert_event,
 )
 from schemas.json_schema import SCHEMA_DIR
+from streams.cli_models import checkpoint_headers
 
 CONFIG = replace(LEAD_SCORE, min_labels=5)
 AT = datetime(2026, 11, 1, tzinfo=UTC)
@@ -217,3 +218,16 @@ def test_a_checkpoint_of_a_newer_format_is_refused() -> None:
     )
     with pytest.raises(ValueError, match="newer"):
         ModelCheckpoint.from_bytes(newer)
+
+
+def test_the_models_command_reads_checkpoint_headers_and_passes_over_the_rest() -> None:
+    first = learner()
+    for example in examples(12):
+        first.learn(example)
+    values = [first.checkpoint(AT, now=1.0).to_bytes(), None, b"not a checkpoint"]
+    values.append(first.checkpoint(AT, now=2.0).to_bytes())
+    headers = checkpoint_headers(values)
+    assert [(h["model"], h["version"], h["labels"]) for h in headers] == [
+        (CONFIG.name, 1, 12),
+        (CONFIG.name, 2, 12),
+    ]
