@@ -65,12 +65,17 @@ class ModelScore(BaseModel):
     """A record's outcome score: what ``crm.scores`` carries and the enriched record repeats.
 
     ``model_ready`` is false while the model has learned fewer labels than its minimum:
-    the score exists, but nobody should act on it yet.
+    the score exists, but nobody should act on it yet. ``anomaly_score`` and ``is_outlier``
+    judge how unusual the record's watched numbers are (an opportunity's amount, an account's
+    size and revenue), unsupervised and apart from the outcome model.
     """
 
     model_config = ConfigDict(frozen=True)
 
-    model: str = Field(description="outcome model: lead_score (leads) or churn_risk (accounts)")
+    model: str = Field(
+        description="outcome model: lead_score (leads), churn_risk (accounts) or "
+        "win_probability (opportunities)"
+    )
     model_version: int = Field(ge=0, description="checkpoint that scored; 0 before the first")
     model_ready: bool
     labels: int = Field(ge=0, description="labels the scoring checkpoint had learned")
@@ -78,12 +83,25 @@ class ModelScore(BaseModel):
     score: int = Field(ge=0, le=100, description="the probability as a 0-100 score")
     tier: Literal["A", "B", "C", "D"]
     churn_risk: float | None = Field(
-        default=None, description="accounts: the probability of churn; None for leads"
+        default=None, description="accounts: the probability of churn; None for other types"
     )
     positive_factors: list[ScoreFactor] = Field(default_factory=list)
     negative_factors: list[ScoreFactor] = Field(default_factory=list)
     challenger_probability: float | None = Field(
         default=None, description="the shadow challenger's probability (None before it learns)"
+    )
+    anomaly_score: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="how unusual the record's watched numbers are, 0-1 (higher is stranger), "
+        "against the records before it; None for types without watched numbers (leads), "
+        "records lacking one, or while the worker's detector learns its first records",
+    )
+    is_outlier: bool | None = Field(
+        default=None,
+        description="the anomaly score is among the highest of recent records and a watched "
+        "number is far from its mean; None whenever anomaly_score is",
     )
     features_at: AwareDatetime = Field(
         description="the moment the features describe: the change's occurred_at"
@@ -120,7 +138,8 @@ class EnrichedRecord(OutboundRecord):
         default=None, description="near-duplicate verdict; None for types never matched"
     )
     score: ModelScore | None = Field(
-        default=None, description="lead score or churn risk, as on crm.scores; None otherwise"
+        default=None,
+        description="lead score, churn risk or win probability, as on crm.scores; None otherwise",
     )
 
     def record_key(self) -> bytes:

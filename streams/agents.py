@@ -30,6 +30,8 @@ from models.matching.linking import (
     on_record,
 )
 from models.scoring import (
+    AnomalyScore,
+    AnomalyWatch,
     OutcomeScorer,
     PredictionMemory,
     Score,
@@ -103,11 +105,13 @@ from streams.metrics import (
     record_matching,
     record_model_checkpoint,
     record_model_error,
+    record_outlier,
     record_parked,
     record_score,
     record_scoring_failure,
     record_training_example,
     start_drift_alerts,
+    start_outliers,
 )
 
 MATCH_MODEL_KEY = b"match-model"
@@ -389,6 +393,13 @@ async def publish_model_gauges() -> None:
 app.timer(interval=MONITOR_INTERVAL_SECONDS)(publish_model_gauges)
 
 
+# How unusual each record's numbers are: one detector per watched entity type, in this
+# process's memory only, learned from the partitions this worker holds (a random sample by
+# key, so the same distribution); not checkpointed, so not ready again after a restart.
+_anomalies = AnomalyWatch()
+start_outliers(_anomalies.entity_types)
+
+
 def _scoring_or_none(
     key: bytes, previous: RecordState | None, enriched: EnrichedRecord, now: datetime
 ) -> Scoring | None:
@@ -404,8 +415,10 @@ def _scoring_or_none(
 def _score_change(
     key: bytes, previous: RecordState | None, enriched: EnrichedRecord, now: datetime
 ) -> Scoring | None:
-    """Step 5 for a lead or an account: label the change if it is an outcome, score it, and
-    remember the features of a record still waiting for its outcome.
+    """Step 5 for a lead, an account or an opportunity: label the change if it is an outcome,
+    score it, and remember the features of a record still waiting for its outcome. Types with
+    watched numbers (opportunities, accounts) also get an anomaly score, judged against the
+    records before this one and then learned (:class:`~models.scoring.AnomalyWatch`).
 
     Features are taken at the change's ``occurred_at`` (source time), not at the worker's
     clock: a replay or a backlog then gives the same features as live processing did, and a
@@ -449,6 +462,7 @@ def _score_change(
         created_at=view.created_at,
     )
     score = _scorers.current(config).score_one(features)
+    anomaly = _anomalies.score_then_learn(view.entity_type.value, features)
     if label is None:  # after its outcome a record is scored, never learned from again
         memory = PredictionMemory(
             features, score.probability, change.occurred_at, score.version,
@@ -459,7 +473,7 @@ def _score_change(
         entity_type=view.entity_type,
         entity_id=view.entity_id,
         event_id=change.event_id,
-        score=_model_score(score, config, features_at=change.occurred_at, scored_at=now),
+        score=_model_score(score, config, anomaly, features_at=change.occurred_at, scored_at=now),
     )
     return Scoring(event, example)
 
@@ -478,7 +492,12 @@ def _standardized_values(previous: RecordState | None) -> dict[str, object] | No
 
 
 def _model_score(
-    score: Score, config: ScorerConfig, *, features_at: datetime, scored_at: datetime
+    score: Score,
+    config: ScorerConfig,
+    anomaly: AnomalyScore | None,
+    *,
+    features_at: datetime,
+    scored_at: datetime,
 ) -> ModelScore:
     def factors(chosen: tuple[Any, ...]) -> list[ScoreFactor]:
         return [
@@ -498,6 +517,8 @@ def _model_score(
         positive_factors=factors(score.positive),
         negative_factors=factors(score.negative),
         challenger_probability=score.challenger_probability,
+        anomaly_score=None if anomaly is None else anomaly.score,
+        is_outlier=None if anomaly is None else anomaly.is_outlier,
         features_at=features_at,
         scored_at=scored_at,
     )
@@ -507,6 +528,8 @@ async def _send_scoring(scoring: Scoring) -> None:
     event = scoring.event
     await scores_topic.send(key=event.record_key(), value=event.to_json())
     record_score(event.score.model, event.entity_type.value, event.score.score)
+    if event.score.is_outlier:
+        record_outlier(event.entity_type.value)
     if scoring.example is not None:
         model = scoring.example.model
         await model_learning_topic.send(key=model.encode(), value=_json(scoring.example))

@@ -24,7 +24,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from models.matching import DuplicateMatcher
 from models.matching.matcher import DEFAULT_WEIGHTS
-from models.scoring import CHURN_RISK, LEAD_SCORE, FeatureExtractor, ScorerConfig
+from models.scoring import (
+    CHURN_RISK,
+    LEAD_SCORE,
+    WIN_PROBABILITY,
+    FeatureExtractor,
+    ScorerConfig,
+)
 from schemas.enrich import StandardizeOptions
 from schemas.envelopes import SourceFormat
 from schemas.mapping import FieldMapping, FieldMappingError, load_field_mapping
@@ -166,7 +172,7 @@ matcher = DuplicateMatcher(
 # The outcome models by the entity type they score; readiness is the deployment's choice.
 outcome_models: dict[str, ScorerConfig] = {
     config.entity_type: replace(config, min_labels=settings.model_min_labels)
-    for config in (LEAD_SCORE, CHURN_RISK)
+    for config in (LEAD_SCORE, CHURN_RISK, WIN_PROBABILITY)
 }
 feature_extractor = FeatureExtractor()
 

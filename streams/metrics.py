@@ -214,6 +214,12 @@ MODEL_ERROR = Gauge(
     "concept-drift detector's current window (reported by the one learner).",
     ["model"],
 )
+OUTLIERS = Counter(
+    "crmstream_outliers_total",
+    "Scored records whose watched numbers (opportunity amount, account size and revenue) the "
+    "worker's anomaly detector flagged as outliers, by entity type.",
+    ["entity_type"],
+)
 WORKER = Info("crmstream_worker", "The worker's version and configuration.")
 
 
@@ -323,6 +329,16 @@ def start_drift_alerts(models: Iterable[str]) -> None:
 def record_drift_alert(model: str, kind: str) -> None:
     DRIFT_ALERTS.labels(model, kind).inc()
     record_produced(Topic.ALERTS)
+
+
+def start_outliers(entity_types: Iterable[str]) -> None:
+    """Create each watched entity type's outlier series at 0 (as :func:`start_drift_alerts`)."""
+    for entity_type in entity_types:
+        OUTLIERS.labels(entity_type)
+
+
+def record_outlier(entity_type: str) -> None:
+    OUTLIERS.labels(entity_type).inc()
 
 
 def record_model_error(model: str, error: float) -> None:

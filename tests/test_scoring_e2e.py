@@ -1,6 +1,6 @@
-"""Lead scoring and churn risk through a real broker: generated CRM changes in, scores out
-(cold, then ready once the one learner has checkpointed enough labels), and a restarted
-worker that resumes from the last checkpoint on ``crm.models``."""
+"""Lead scoring, churn risk and win probability through a real broker: generated CRM changes
+in, scores out (cold, then ready once the one learner has checkpointed enough labels), and a
+restarted worker that resumes from the last checkpoint on ``crm.models``."""
 
 from __future__ import annotations
 
@@ -113,7 +113,8 @@ def test_scores_are_cold_then_ready_and_ride_on_the_enriched_record(
     first_lead = next(s for s in first_scores if s["entity_type"] == "lead")
     assert first_lead["score"]["model_ready"] is False
     assert first_lead["score"]["model_version"] == 0, "no checkpoint before the first labels"
-    assert {s["score"]["model"] for s in first_scores} == {"lead_score", "churn_risk"}
+    models = {s["score"]["model"] for s in first_scores}
+    assert models == {"lead_score", "churn_risk", "win_probability"}
 
     new_scores = [orjson.loads(r.value) for r in later if r.topic == scores]
     every_score = Counter(s["event_id"] for s in first_scores)
@@ -126,16 +127,23 @@ def test_scores_are_cold_then_ready_and_ride_on_the_enriched_record(
         assert 0 <= s["score"]["score"] <= 100
         assert s["score"]["tier"] in {"A", "B", "C", "D"}
         assert s["score"]["churn_risk"] is None
+        assert s["score"]["anomaly_score"] is None, "leads have no watched numbers"
     accounts = [s for s in new_scores if s["entity_type"] == "account"]
     assert accounts, "accounts are scored too"
     assert all(s["score"]["churn_risk"] == s["score"]["probability"] for s in accounts)
+    opportunities = [s for s in new_scores if s["entity_type"] == "opportunity"]
+    assert opportunities, "opportunities are scored too"
+    assert {s["score"]["model"] for s in opportunities} == {"win_probability"}
+    assert all(s["score"]["churn_risk"] is None for s in opportunities)
 
     contract = orjson.loads((SCHEMA_DIR / "score.schema.json").read_bytes())
     for score in new_scores:
         jsonschema.validate(score, contract)
     by_event = {s["event_id"]: s["score"] for s in new_scores}
     records = [orjson.loads(r.value) for r in later if r.topic == enriched]
-    scored = [r for r in records if r["record"]["entity_type"] in ("lead", "account")]
+    scored = [
+        r for r in records if r["record"]["entity_type"] in ("lead", "account", "opportunity")
+    ]
     assert scored
     assert all(r["schema_version"] == 4 for r in records)
     for record in scored:

@@ -1,4 +1,5 @@
-"""Online outcome models: features, labels, lead score and churn risk, progressive validation.
+"""Online outcome models: features, labels, lead score, churn risk and win probability, anomaly
+scores, progressive validation.
 
 Pure code (no Kafka), wired into the stream by ``streams/``:
 
@@ -11,11 +12,16 @@ Pure code (no Kafka), wired into the stream by ``streams/``:
   scored *before* the outcome.
 * :mod:`~models.scoring.scorer`: :class:`~models.scoring.scorer.OutcomeScorer` (champion
   logistic regression, shadow Hoeffding tree, calibration, score, tier, factors, readiness,
-  checkpoints), configured as :data:`~models.scoring.scorer.LEAD_SCORE` or
-  :data:`~models.scoring.scorer.CHURN_RISK`; :class:`~models.scoring.scorer.AnomalyDetector`.
+  checkpoints), configured as :data:`~models.scoring.scorer.LEAD_SCORE`,
+  :data:`~models.scoring.scorer.CHURN_RISK` or :data:`~models.scoring.scorer.WIN_PROBABILITY`;
+  :class:`~models.scoring.scorer.AnomalyDetector`.
+* :mod:`~models.scoring.anomaly`: :class:`~models.scoring.anomaly.AnomalyWatch`, one
+  anomaly detector per entity type with watched numbers (opportunity amount, account size
+  and revenue), each record scored before it is learned.
 * :mod:`~models.scoring.validation`: progressive metrics, overall, rolling and per segment.
 """
 
+from models.scoring.anomaly import WATCHED_NUMBERS, AnomalyWatch
 from models.scoring.features import (
     Engagement,
     FeatureConfig,
@@ -50,9 +56,11 @@ from models.scoring.validation import EvaluationStep, ProgressiveValidation, Val
 __all__ = [
     "CHURN_RISK",
     "LEAD_SCORE",
+    "WATCHED_NUMBERS",
     "WIN_PROBABILITY",
     "AnomalyDetector",
     "AnomalyScore",
+    "AnomalyWatch",
     "Engagement",
     "EvaluationStep",
     "Factor",
