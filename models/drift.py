@@ -62,9 +62,13 @@ __all__ = [
     "psi",
 ]
 
-FORMAT_VERSION: Final = 1
-"""Version of the bytes written by ``to_bytes``; ``from_bytes`` refuses any other, so a worker
-never silently misreads a state written by a different release."""
+FORMAT_VERSION: Final = 2
+"""Version of the bytes written by ``to_bytes``; ``from_bytes`` refuses a newer one, so a
+worker never silently misreads a state written by a later release. 2: the concept monitor
+saves its recent errors (a version-1 state loads without them)."""
+KEPT_ERRORS: Final = 5000
+"""Recent errors a concept monitor keeps, to test the newest of them after an improvement."""
+_SHORTEST_TAIL: Final = 16
 
 MAX_CATEGORY_CHARS: Final = 200
 """Longer category values are cut: no real category is longer, and values are kept in the
@@ -592,7 +596,7 @@ def _load(data: bytes, expected_format: str) -> dict[str, Any]:
         raise ValueError(f"not a drift monitor state: {error}") from error
     if not isinstance(state, dict) or state.get("format") != expected_format:
         raise ValueError(f"not a {expected_format} state")
-    if state.get("version") != FORMAT_VERSION:
+    if not 1 <= int(state.get("version") or 0) <= FORMAT_VERSION:
         raise ValueError(f"unsupported {expected_format} state version {state.get('version')}")
     return state
 
@@ -627,6 +631,15 @@ class ModelErrorMonitor:
       (River's default) only adds up to 31 labels of delay.
     * ``grace_period=30``: no cut is tested on fewer labels, the first ones after a start or an
       alert, where a fresh model's error says little.
+
+    A cut that is an improvement is also checked for a rise at its newest end. A model that
+    starts cold has a falling error for a while, and the rise of a later drift can be what
+    makes ADWIN cut the cold start off: the dropped, older part had the higher error, so the
+    cut reads as an improvement, River then empties the window, and the rise is never
+    compared with anything (a model that adapts within a few hundred labels would never
+    alert). So the newest 16, 32, 64, ... errors of the kept window are compared with the
+    rest of it, with ADWIN's own bound at the same ``delta``; a significantly higher tail is
+    the alert (its reference is the rest of the kept window).
 
     >>> import random
     >>> rng = random.Random(3)
@@ -668,6 +681,7 @@ class ModelErrorMonitor:
         self.improvements = 0
         self.skipped = 0
         self._adwin = self._new_adwin()
+        self._recent: deque[float] = deque(maxlen=KEPT_ERRORS)
 
     def _new_adwin(self) -> Any:
         return river_drift.ADWIN(  # type: ignore[no-untyped-call]  # River's isn't typed
@@ -703,6 +717,7 @@ class ModelErrorMonitor:
             width_before, total_before = 0.0, 0.0
         value = min(max(error / self.error_scale, 0.0), 1.0)
         adwin.update(value)
+        self._recent.append(value)
         if not adwin.drift_detected:
             return None
         # The cut keeps the newer part of (window + value); the older part is what it dropped.
@@ -713,7 +728,7 @@ class ModelErrorMonitor:
         rise = current_mean - reference_mean
         if rise <= 0.0 and self.alert_on == "rise":
             self.improvements += 1
-            return None
+            return self._risen_tail(int(width_after))
         self.alerts += 1
         return DriftAlert(
             kind="concept",
@@ -727,6 +742,37 @@ class ModelErrorMonitor:
             reference_mean=reference_mean * self.error_scale,
             current_mean=current_mean * self.error_scale,
         )
+
+    def _risen_tail(self, width: int) -> DriftAlert | None:
+        """An alert when the newest errors of the kept ``width`` are significantly above the
+        rest of them (see the class docstring); ``None`` otherwise."""
+        window = np.fromiter(self._recent, dtype=float)[-width:]
+        if len(window) < 2 * _SHORTEST_TAIL:
+            return None
+        variance = float(window.var())
+        confidence = math.log(2.0 / (self.delta / math.log(len(window))))
+        tail = _SHORTEST_TAIL
+        while 2 * tail <= len(window):
+            newest, rest = window[-tail:], window[:-tail]
+            m = 1.0 / (1.0 / tail + 1.0 / len(rest))
+            bound = math.sqrt(2.0 * variance * confidence / m) + 2.0 * confidence / (3.0 * m)
+            rise = float(newest.mean() - rest.mean())
+            if rise > bound:
+                self.alerts += 1
+                return DriftAlert(
+                    kind="concept",
+                    subject=self.model,
+                    statistic="adwin_error_rise",
+                    value=rise * self.error_scale,
+                    threshold=self.delta,
+                    reference_size=len(rest),
+                    current_size=tail,
+                    observed=self.labels,
+                    reference_mean=float(rest.mean()) * self.error_scale,
+                    current_mean=float(newest.mean()) * self.error_scale,
+                )
+            tail *= 2
+        return None
 
     def to_bytes(self) -> bytes:
         """Settings, counters and ADWIN's own state, versioned (see :data:`FORMAT_VERSION`).
@@ -753,6 +799,7 @@ class ModelErrorMonitor:
             "skipped": self.skipped,
             "drift_detected": bool(self._adwin.drift_detected),
             "adwin": base64.b64encode(self._adwin._helper.__getstate__()).decode("ascii"),
+            "recent": _pack(self._recent),
         }
         return orjson.dumps(state)
 
@@ -771,4 +818,5 @@ class ModelErrorMonitor:
         except Exception as error:
             raise ValueError(f"ADWIN state unreadable by this River release: {error}") from error
         monitor._adwin._drift_detected = bool(state["drift_detected"])
+        monitor._recent.extend(_unpack(state.get("recent", "")))
         return monitor

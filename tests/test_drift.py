@@ -7,6 +7,7 @@ import math
 import random
 from collections.abc import Iterator
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -199,11 +200,22 @@ def test_model_error_state_round_trip_right_after_an_alert() -> None:
     assert restored.window == monitor.window
 
 
+def test_a_version_1_state_loads_without_its_recent_errors() -> None:
+    monitor = ModelErrorMonitor("m")
+    for error in zero_one_errors(2, 0.2, 0.2, 500, 500):
+        monitor.update(error)
+    state = orjson.loads(monitor.to_bytes())
+    state["version"] = 1
+    del state["recent"]
+    restored = ModelErrorMonitor.from_bytes(orjson.dumps(state))
+    assert (restored.labels, restored.window) == (monitor.labels, monitor.window)
+
+
 def test_states_refuse_other_versions_and_other_formats() -> None:
     features = FeatureDriftMonitor().to_bytes()
     model = ModelErrorMonitor("m").to_bytes()
     with pytest.raises(ValueError, match="version"):
-        FeatureDriftMonitor.from_bytes(features.replace(b'"version":1', b'"version":99'))
+        FeatureDriftMonitor.from_bytes(features.replace(b'"version":2', b'"version":99'))
     with pytest.raises(ValueError, match="model_error"):
         ModelErrorMonitor.from_bytes(features)
     with pytest.raises(ValueError, match="features"):
