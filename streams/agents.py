@@ -41,13 +41,16 @@ from models.scoring import (
     training_example,
 )
 from models.scoring.learning import (
+    COMMAND_KEY,
     ModelCheckpoint,
+    ModelCommand,
     OutcomeLearner,
     TrainingExample,
     alert_event,
     restored_scorer,
     untrained,
 )
+from models.scoring.promotion import PromotionPolicy
 from schemas.alerts import AlertEvent
 from schemas.duplicates import FeedbackVerdict
 from schemas.enrich import (
@@ -104,6 +107,7 @@ from streams.metrics import (
     record_match_model,
     record_matching,
     record_model_checkpoint,
+    record_model_decision,
     record_model_error,
     record_outlier,
     record_parked,
@@ -111,6 +115,7 @@ from streams.metrics import (
     record_scoring_failure,
     record_training_example,
     start_drift_alerts,
+    start_model_decisions,
     start_outliers,
 )
 
@@ -538,13 +543,21 @@ async def _send_scoring(scoring: Scoring) -> None:
 
 _outcome_configs = {config.name: config for config in outcome_models.values()}
 _learners: dict[str, OutcomeLearner] = {}
+_promotion = PromotionPolicy(
+    recent_window=settings.model_recent_window,
+    trial_labels=settings.model_trial_labels,
+    enabled=settings.model_promote_on_drift,
+)
 start_drift_alerts(_outcome_configs)
+start_model_decisions(_outcome_configs)
 
 
 def _learner(model: str) -> OutcomeLearner:
     """The model's learner, restored from the global table at first use, and again when a
     newer checkpoint is there (another worker held the learning partition meanwhile)."""
-    config = _outcome_configs[model]
+    config = _outcome_configs.get(model)
+    if config is None:
+        raise ValueError(f"no outcome model {model!r}; the models are {sorted(_outcome_configs)}")
     learner = _learners.get(model)
     stored = outcome_models_table.get(model.encode())
     stored_version = 0 if stored is None else int(ModelCheckpoint.header(stored)["version"])
@@ -556,20 +569,36 @@ def _learner(model: str) -> OutcomeLearner:
             every_labels=settings.model_checkpoint_labels,
             every_seconds=settings.model_checkpoint_seconds,
             now=time.monotonic(),
+            policy=_promotion,
         )
+    return learner
+
+
+def _obey(data: bytes) -> OutcomeLearner:
+    """An operator's promote or rollback (``crmstream models``), decided at its request time
+    so that a replay decides alike; the checkpoint that follows records the decision."""
+    command, checkpoint = ModelCommand.from_bytes(data)
+    learner = _learner(command.model)
+    if checkpoint is None:
+        learner.promote(command.requested_at)
+    else:
+        learner.rollback(checkpoint, command.requested_at)
     return learner
 
 
 @app.agent(model_learning_topic)
 async def learn_outcomes(stream: faust.StreamT[bytes]) -> None:
     """The one learner of the outcome models (its topic has one partition): learn each label,
-    publish the drift alerts it raised on ``crm.alerts``, checkpoint every N labels or T
-    seconds to the global table and ``crm.models``."""
+    publish the drift alerts it raised on ``crm.alerts``, obey operators' commands,
+    checkpoint every N labels or T seconds and after each decision, to the global table and
+    ``crm.models``."""
     async for event in stream.events():
         alerts: list[AlertEvent] = []
         try:
             if event.message.key == TICK_KEY:
                 due = [_learner(model) for model in list(_learners)]
+            elif event.message.key == COMMAND_KEY:
+                due = [_obey(event.value)]
             else:
                 example = TrainingExample.model_validate_json(event.value)
                 learner = _learner(example.model)
@@ -594,8 +623,17 @@ async def learn_outcomes(stream: faust.StreamT[bytes]) -> None:
 async def _write_checkpoint(checkpoint: ModelCheckpoint) -> None:
     data = checkpoint.to_bytes()
     outcome_models_table[checkpoint.model.encode()] = data
-    await models_topic.send(key=checkpoint.model.encode(), value=data)
+    history_key = f"{checkpoint.model}:{checkpoint.version}".encode()
+    await models_topic.send(key=history_key, value=data)
     record_model_checkpoint(checkpoint.model)
+    if checkpoint.decision is not None:
+        record_model_decision(checkpoint.model, checkpoint.decision["action"])
+        app.log.warning(
+            "model decision, checkpoint %s version %d: %s",
+            checkpoint.model,
+            checkpoint.version,
+            orjson.dumps(checkpoint.decision).decode(),
+        )
     app.log.info(
         "checkpoint %s version %d after %d labels",
         checkpoint.model,

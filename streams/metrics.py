@@ -208,6 +208,13 @@ DRIFT_ALERTS = Counter(
     ["model", "kind"],
 )
 DRIFT_KINDS = ("data", "concept")
+MODEL_DECISIONS = Counter(
+    "crmstream_model_decisions_total",
+    "Champion decisions of the one learner, by outcome model and action (promoted, kept: "
+    "after a drift trial or an operator's promote; rolled_back; refused: a challenger not "
+    "ready). The checkpoint that follows each one records it.",
+    ["model", "action"],
+)
 MODEL_ERROR = Gauge(
     "crmstream_model_drift_error",
     "Mean Brier score of the outcome model's prediction-time probabilities over the "
@@ -324,6 +331,20 @@ def start_drift_alerts(models: Iterable[str]) -> None:
     for model in models:
         for kind in DRIFT_KINDS:
             DRIFT_ALERTS.labels(model, kind)
+
+
+MODEL_ACTIONS = ("promoted", "kept", "rolled_back", "refused")
+
+
+def start_model_decisions(models: Iterable[str]) -> None:
+    """Create every (model, action) decision series at 0 (as :func:`start_drift_alerts`)."""
+    for model in models:
+        for action in MODEL_ACTIONS:
+            MODEL_DECISIONS.labels(model, action)
+
+
+def record_model_decision(model: str, action: str) -> None:
+    MODEL_DECISIONS.labels(model, action).inc()
 
 
 def record_drift_alert(model: str, kind: str) -> None:

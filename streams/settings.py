@@ -138,6 +138,28 @@ class Settings(BaseSettings):
         gt=0.0,
         description="Seconds after which the learner writes a checkpoint of any new labels.",
     )
+    model_history_days: float = Field(
+        default=7.0,
+        gt=0.0,
+        description="Days every checkpoint stays on crm.models, available to "
+        "`crmstream models rollback`.",
+    )
+    model_promote_on_drift: bool = Field(
+        default=True,
+        description="On concept drift, train a challenger on the recent labels and promote it "
+        "when it predicts the labels that follow better than the champion.",
+    )
+    model_recent_window: int = Field(
+        default=1000,
+        ge=100,
+        description="Latest labels the learner keeps to train a challenger (drift, promote).",
+    )
+    model_trial_labels: int = Field(
+        default=300,
+        ge=1,
+        description="Labels a drift challenger and the champion are compared on before the "
+        "promotion decision.",
+    )
 
     @model_validator(mode="after")
     def _ordered_thresholds(self) -> Settings:

@@ -7,7 +7,7 @@ topics from known offsets, with no consumer group (nothing to commit, nothing to
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
@@ -72,6 +72,34 @@ def read_records(
             if settled_at is None and len(records) >= expected:
                 settled_at = time.monotonic() + settle
         return records
+    finally:
+        consumer.close()
+
+
+def first_value(
+    bootstrap_servers: str,
+    topic: str,
+    accept: Callable[[bytes | None], bool],
+    *,
+    start: Offsets,
+    timeout: float,
+) -> bytes | None:
+    """The first value of ``topic`` after ``start`` that ``accept`` takes, or ``None`` when
+    none came within ``timeout`` seconds: waiting for the answer to a request."""
+    consumer = _consumer(bootstrap_servers)
+    try:
+        partitions = topic_partitions(consumer, [topic])
+        consumer.assign(partitions)
+        for partition in partitions:
+            consumer.seek(partition, start.get(partition, 0))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=200).values():
+                for record in batch:
+                    if accept(record.value):
+                        value: bytes | None = record.value
+                        return value
+        return None
     finally:
         consumer.close()
 

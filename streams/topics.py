@@ -35,9 +35,10 @@ class Topic(StrEnum):
     MATCH_ANSWERS = "match.answers"  # block answers keyed by record, back to the record
     MATCH_LINKS = "match.links"  # pair, cluster and reviewer news keyed by record
     MATCH_LEARNING = "match.learning"  # reviewed pairs for the one learner of the match model
-    # Outcome models (lead score, churn risk):
-    MODEL_LEARNING = "models.learning"  # labelled examples and ticks for their one learner
-    MODELS = "models"  # compacted: each model's latest checkpoint, keyed by model name
+    # Outcome models (lead score, churn risk, win probability):
+    # labelled examples, ticks and operators' commands for the one learner:
+    MODEL_LEARNING = "models.learning"
+    MODELS = "models"  # every checkpoint for model_history_days, keyed by model:version
 
 
 # One learner keeps each learned model consistent: its topic has one partition. The model
@@ -45,8 +46,10 @@ class Topic(StrEnum):
 _SINGLE_PARTITION: frozenset[Topic] = frozenset(
     {Topic.MATCH_LEARNING, Topic.MODEL_LEARNING, Topic.MODELS}
 )
-# Model checkpoints (pickled River pipelines) outgrow the broker's 1 MiB default.
+# Model checkpoints (pickled River pipelines) outgrow the broker's 1 MiB default; a rollback
+# command carries one to the learner.
 MODEL_CHECKPOINT_MAX_BYTES = 16 * 1_048_576
+_DAY_MS = 86_400_000
 
 
 class Table(StrEnum):
@@ -96,16 +99,20 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     """Every topic of the service, table changelogs included, with its partitions and
     broker-side config."""
     specs = []
-    checkpoints = {
-        "cleanup.policy": "compact",
-        "max.message.bytes": str(MODEL_CHECKPOINT_MAX_BYTES),
-    }
+    checkpoint_size = {"max.message.bytes": str(MODEL_CHECKPOINT_MAX_BYTES)}
+    checkpoints = {"cleanup.policy": "compact", **checkpoint_size}
     for topic in Topic:
         config: dict[str, str] = {}
         if topic is Topic.DEADLETTER:
             config = {"max.message.bytes": str(deadletter_max_bytes(settings))}
+        elif topic is Topic.MODEL_LEARNING:
+            config = checkpoint_size
         elif topic is Topic.MODELS:
-            config = checkpoints
+            # Each version under its own key, kept for a time: the history a rollback
+            # chooses from. The latest of each model lives on in the global table.
+            retention = round(settings.model_history_days * _DAY_MS)
+            config = {"cleanup.policy": "delete", "retention.ms": str(retention)}
+            config |= checkpoint_size
         specs.append(
             TopicSpec(
                 name=topic_name(settings, topic),

@@ -186,6 +186,51 @@ def resumes_then_learns(
     return following[0]
 
 
+def operator_decisions(
+    deployment: Deployment, worker: WorkerProcess, runner: CliRunner
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Within a started worker: roll the lead model back to version 1, check every worker
+    scores with it under a new version, then promote a challenger of the recent labels; the
+    two checkpoints that record the decisions."""
+    first = checkpoints(deployment)[0]
+    assert first["version"] == 1
+    rollback = runner.invoke(
+        cli, ["models", "rollback", "lead_score", "--version", "1"], env=deployment.env
+    )
+    assert rollback.exit_code == 0, rollback.output + worker.log_tail()
+    rolled_back = checkpoints(deployment)[-1]
+    assert f"version {rolled_back['version']}: rolled_back" in rollback.output
+    assert rolled_back["decision"]["rolled_back_to"] == 1
+    assert rolled_back["labels"] == first["labels"], "the old model, as it was"
+
+    def scoring_with_it() -> dict[str, float] | None:
+        metrics = deployment.metrics()
+        info = f'crmstream_model_info{{{LEAD_MODEL},version="{rolled_back["version"]}"}}'
+        return metrics if info in metrics else None
+
+    metrics = poll(scoring_with_it, timeout=30)
+    assert metrics is not None, worker.log_tail()
+    assert metrics[f"crmstream_model_labels{{{LEAD_MODEL}}}"] == first["labels"]
+
+    promote = runner.invoke(cli, ["models", "promote", "lead_score"], env=deployment.env)
+    assert promote.exit_code == 0, promote.output + worker.log_tail()
+    promoted = checkpoints(deployment)[-1]
+    assert f"version {promoted['version']}: promoted" in promote.output
+    assert (promoted["decision"]["action"], promoted["decision"]["reason"]) == (
+        "promoted",
+        "operator",
+    )
+    assert promoted["model_ready"]
+    unknown = runner.invoke(cli, ["models", "promote", "lead_scor"], env=deployment.env)
+    assert unknown.exit_code == 2
+    assert "no outcome model 'lead_scor'" in unknown.output
+    decisions = deployment.metrics()
+    for action in ("rolled_back", "promoted"):
+        series = f'crmstream_model_decisions_total{{action="{action}",{LEAD_MODEL}}}'
+        assert decisions[series] == 1.0, sorted(k for k in decisions if "decision" in k)
+    return rolled_back, promoted
+
+
 def test_a_restarted_worker_resumes_from_the_last_checkpoint(
     kafka_bootstrap: str, isolated_names: tuple[str, str], tmp_path: Path
 ) -> None:
@@ -200,6 +245,7 @@ def test_a_restarted_worker_resumes_from_the_last_checkpoint(
         model_min_labels="10",
         model_checkpoint_labels=str(interval),
         model_checkpoint_seconds="3600",  # only the label count triggers: an exact interval
+        model_promote_on_drift="false",  # a promotion would change the label counts
     )
     simulation = CrmSimulation(seed=8, invalid_share=0.0)
     with deployment.worker("worker-1.log") as worker:
@@ -228,18 +274,23 @@ def test_a_restarted_worker_resumes_from_the_last_checkpoint(
     last = checkpoints(deployment)[-1]
     assert last["version"] >= following["version"]
 
+    runner = CliRunner()
     with deployment.worker("worker-3.log") as worker:
         following = resumes_then_learns(deployment, worker, simulation, last)
+        assert following["version"] == last["version"] + 1
+        assert following["labels"] == last["labels"] + interval
+        settle(deployment)
+        rolled_back, promoted = operator_decisions(deployment, worker, runner)
         assert worker.stop() == 0, worker.log_tail()
-    assert following["version"] == last["version"] + 1
-    assert following["labels"] == last["labels"] + interval
+    assert rolled_back["version"] < promoted["version"]
 
     # What an operator reads of it: `crmstream models list` and `show`.
-    runner = CliRunner()
     listed = runner.invoke(cli, ["models", "list"], env=deployment.env)
     assert listed.exit_code == 0, listed.output
     assert "lead_score" in listed.output
     assert "churn_risk" in listed.output
+    assert "rolled_back" in listed.output
+    assert "promoted" in listed.output
     shown = runner.invoke(cli, ["models", "show", "lead_score"], env=deployment.env)
     assert shown.exit_code == 0, shown.output
     newest = orjson.loads(shown.output)
