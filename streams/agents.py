@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import faust
@@ -32,10 +34,14 @@ from models.matching.linking import (
 from models.scoring import (
     AnomalyScore,
     AnomalyWatch,
+    Engagement,
+    EngagementUpdate,
     OutcomeScorer,
     PredictionMemory,
     Score,
     ScorerConfig,
+    apply_update,
+    engagement_updates,
     label_from_change,
     record_values,
     training_example,
@@ -56,6 +62,7 @@ from schemas.duplicates import FeedbackVerdict
 from schemas.enrich import (
     EnrichedRecord,
     ModelScore,
+    RecordView,
     ScoreEvent,
     ScoreFactor,
     enrich_change,
@@ -72,6 +79,8 @@ from streams.app import (
     blocks_table,
     deadletter_topic,
     duplicates_topic,
+    engagement_table,
+    engagement_topic,
     enriched_topic,
     feature_extractor,
     feedback_topic,
@@ -111,6 +120,7 @@ from streams.metrics import (
     record_model_error,
     record_outlier,
     record_parked,
+    record_produced,
     record_score,
     record_scoring_failure,
     record_training_example,
@@ -118,6 +128,7 @@ from streams.metrics import (
     start_model_decisions,
     start_outliers,
 )
+from streams.topics import Topic
 
 MATCH_MODEL_KEY = b"match-model"
 CANDIDATE_FLOOR = candidate_floor(settings.match_review_threshold)
@@ -153,14 +164,19 @@ async def ingest_changes(stream: faust.StreamT[bytes]) -> None:
 async def apply_changes(stream: faust.StreamT[bytes]) -> None:
     """Steps 2-4 for one record: merge, standardize, assess, match; publish when matched.
 
-    Routed changes, block answers and pair news for a record share its partition, so the
-    record's state and its duplicate state are only ever touched here, one event at a time.
+    Routed changes, block answers, pair news and engagement news for a record share its
+    partition, so the record's state, its duplicate state and its engagement are only ever
+    touched here, one event at a time.
     """
     async for event in stream.events():
+        if event.message.topic == engagement_topic.get_topic_name():
+            await _take_engagement(event)
+            continue
         started = time.perf_counter()
         key = event.message.key
         topic = event.message.topic
         scoring: Scoring | None = None  # only a change is scored
+        news: tuple[EngagementUpdate, ...] = ()  # only a change makes engagement
         try:
             now = datetime.now(UTC)
             stored = matches_table.get(key)
@@ -171,7 +187,7 @@ async def apply_changes(stream: faust.StreamT[bytes]) -> None:
             elif topic == match_links_topic.get_topic_name():
                 state, effects = on_link(state, LinkMessage.model_validate_json(event.value), now)
             else:
-                state, effects, scoring = _apply_change(key, event.value, state, now)
+                state, effects, scoring, news = _apply_change(key, event.value, state, now)
         except Exception as exc:  # a bug of ours parks the event instead of killing the agent
             app.log.exception("could not process a record event at %r", _position(event))
             await _park_internal_failure(event, exc)
@@ -181,18 +197,23 @@ async def apply_changes(stream: faust.StreamT[bytes]) -> None:
         await _send(effects)
         if scoring is not None:
             await _send_scoring(scoring)
+        await _send_engagement(news)
         record_matching(effects, time.perf_counter() - started)
 
 
 def _apply_change(
     key: bytes, value: bytes, state: MatchState | None, now: datetime
-) -> tuple[MatchState | None, Effects, Scoring | None]:
+) -> tuple[MatchState | None, Effects, Scoring | None, tuple[EngagementUpdate, ...]]:
     routed = RoutedChange.model_validate_json(value)
     stored = records_table.get(key)
     record_state = RecordState.model_validate_json(stored) if stored is not None else None
     new_state, enriched = enrich_change(routed, record_state, now=now, options=standardize_options)
     records_table[key] = new_state.model_dump_json().encode()
-    scoring = _scoring_or_none(key, record_state, enriched, now)
+    scoring = _scoring_or_none(
+        key,
+        enriched.record.entity_type.value,
+        partial(_score_change, key, record_state, enriched, now),
+    )
     if scoring is not None:
         enriched = enriched.model_copy(update={"score": scoring.event.score})
     view = enriched.record
@@ -203,7 +224,62 @@ def _apply_change(
     )
     keys = profile_keys(view.entity_type, profile)
     state, effects = on_record(state, enriched, profile, keys, judge=_judge(), now=now)
-    return state, effects, scoring
+    return state, effects, scoring, _engagement_news(enriched)
+
+
+def _engagement_news(enriched: EnrichedRecord) -> tuple[EngagementUpdate, ...]:
+    """An applied change of an activity, opportunity or contact, as news for the records
+    whose engagement it is (they live on other partitions). A deleted one sends none: a
+    deleted activity is not uncounted (see :mod:`models.scoring.engagement`)."""
+    view = enriched.record
+    if enriched.merge_outcome is not MergeOutcome.APPLIED or view.deleted:
+        return ()  # a redelivered or superseded change was news already, or never
+    change = enriched.change
+    return engagement_updates(
+        view.entity_type.value,
+        view.entity_id,
+        view.fields,
+        event_id=change.event_id,
+        occurred_at=change.occurred_at,
+    )
+
+
+async def _take_engagement(event: faust.EventT[bytes]) -> None:
+    """Engagement news for this record: fold it into the record's engagement, pass a
+    contact's activity on to its account, and re-score the record when its engagement
+    moved. A failure to apply parks the news; one to score is counted like a change's."""
+    now = datetime.now(UTC)
+    try:
+        update = EngagementUpdate.model_validate_json(event.value)
+        key = update.target_key()  # the message's key: how it came to this partition
+        stored = records_table.get(key)
+        target = RecordState.model_validate_json(stored) if stored is not None else None
+        fields = _standardized_fields(target) if target is not None else None
+        step = apply_update(
+            _stored_engagement(key),
+            update,
+            target_fields=fields,
+            target_deleted=target is not None and target.deleted,
+        )
+        if step.engagement is not None:
+            engagement_table[key] = orjson.dumps(step.engagement.to_dict())
+    except Exception as exc:  # a bug of ours parks the event instead of killing the agent
+        app.log.exception("could not apply engagement at %r", _position(event))
+        await _park_internal_failure(event, exc)
+        return
+    if step.forward is not None:
+        await _send_engagement([step.forward])
+    if step.changed and target is not None and fields is not None:
+        rescore = partial(_rescore, key, target, fields, update, now)
+        scoring = _scoring_or_none(key, target.entity_type.value, rescore)
+        if scoring is not None:
+            await _send_scoring(scoring)
+
+
+async def _send_engagement(updates: Iterable[EngagementUpdate]) -> None:
+    for update in updates:
+        await engagement_topic.send(key=update.target_key(), value=_json(update))
+        record_produced(Topic.ENGAGEMENT, update.source_type)
 
 
 @app.agent(match_requests_topic)
@@ -406,14 +482,15 @@ start_outliers(_anomalies.entity_types)
 
 
 def _scoring_or_none(
-    key: bytes, previous: RecordState | None, enriched: EnrichedRecord, now: datetime
+    key: bytes, entity_type: str, score: Callable[[], Scoring | None]
 ) -> Scoring | None:
-    """Scoring, isolated: a model that cannot score must not stop records being enriched."""
+    """Scoring, isolated: a model that cannot score must not stop records being enriched,
+    nor their engagement being kept."""
     try:
-        return _score_change(key, previous, enriched, now)
+        return score()
     except Exception:
         app.log.exception("could not score %r", key)
-        record_scoring_failure(enriched.record.entity_type.value)
+        record_scoring_failure(entity_type)
         return None
 
 
@@ -427,7 +504,8 @@ def _score_change(
 
     Features are taken at the change's ``occurred_at`` (source time), not at the worker's
     clock: a replay or a backlog then gives the same features as live processing did, and a
-    label's time compares with its prediction's on one clock.
+    label's time compares with its prediction's on one clock. They include the record's
+    engagement as its table holds it then.
     """
     view = enriched.record
     config = outcome_models.get(view.entity_type.value)
@@ -459,41 +537,110 @@ def _score_change(
                 segments=dict(memory.segments),
                 labelled_at=change.occurred_at,
             )
-    features = feature_extractor.extract(
-        view.entity_type.value,
+    event = _score_record(
+        key,
+        config,
+        view,
         view.fields,
-        view.attributes,
-        now=change.occurred_at,
-        created_at=view.created_at,
-    )
-    score = _scorers.current(config).score_one(features)
-    anomaly = _anomalies.score_then_learn(view.entity_type.value, features)
-    if label is None:  # after its outcome a record is scored, never learned from again
-        memory = PredictionMemory(
-            features, score.probability, change.occurred_at, score.version,
-            score.challenger_probability,
-        )  # fmt: skip
-        predictions_table[key] = orjson.dumps(memory.to_dict())
-    event = ScoreEvent(
-        entity_type=view.entity_type,
-        entity_id=view.entity_id,
         event_id=change.event_id,
-        score=_model_score(score, config, anomaly, features_at=change.occurred_at, scored_at=now),
+        at=change.occurred_at,
+        now=now,
+        judge_numbers=True,
+        remember=label is None,  # after its outcome a record is scored, never learned from
     )
     return Scoring(event, example)
+
+
+def _rescore(
+    key: bytes,
+    record: RecordState,
+    fields: dict[str, Any],
+    update: EngagementUpdate,
+    now: datetime,
+) -> Scoring | None:
+    """A lead, an account or an opportunity again, its engagement having moved: a score
+    event with the event id of the change that moved it, features at that change's time.
+
+    Its prediction memory is updated when it has one (none after its outcome). Its watched
+    numbers did not change, so they are neither judged again (anomaly fields null) nor
+    learned twice.
+    """
+    config = outcome_models.get(record.entity_type.value)
+    if config is None or record.deleted:
+        return None
+    event = _score_record(
+        key,
+        config,
+        record,
+        fields,
+        event_id=update.event_id,
+        at=update.occurred_at,
+        now=now,
+        judge_numbers=False,
+        remember=key in predictions_table,
+    )
+    return Scoring(event, None)
+
+
+def _score_record(
+    key: bytes,
+    config: ScorerConfig,
+    record: RecordView | RecordState,
+    fields: dict[str, Any],
+    *,
+    event_id: str,
+    at: datetime,
+    now: datetime,
+    judge_numbers: bool,
+    remember: bool,
+) -> ScoreEvent:
+    """Score a record (standardized ``fields``) and its stored engagement at ``at``;
+    ``judge_numbers``: score its watched numbers and learn them; ``remember``: keep the
+    prediction for the label to come."""
+    entity_type = record.entity_type.value
+    features = feature_extractor.extract(
+        entity_type,
+        fields,
+        record.attributes,
+        now=at,
+        created_at=record.created_at,
+        engagement=_stored_engagement(key),
+    )
+    score = _scorers.current(config).score_one(features)
+    anomaly = _anomalies.score_then_learn(entity_type, features) if judge_numbers else None
+    if remember:
+        memory = PredictionMemory(
+            features, score.probability, at, score.version, score.challenger_probability
+        )
+        predictions_table[key] = orjson.dumps(memory.to_dict())
+    return ScoreEvent(
+        entity_type=record.entity_type,
+        entity_id=record.entity_id,
+        event_id=event_id,
+        score=_model_score(score, config, anomaly, features_at=at, scored_at=now),
+    )
+
+
+def _stored_engagement(key: bytes) -> Engagement | None:
+    stored = engagement_table.get(key)
+    return None if stored is None else Engagement.from_dict(orjson.loads(stored))
 
 
 def _standardized_values(previous: RecordState | None) -> dict[str, object] | None:
     """The record before the change as label rules compare it: standardized, as the new one."""
     if previous is None or previous.deleted:
         return None
-    fields = standardize_fields(
-        previous.entity_type,
-        previous.fields,
+    return record_values(_standardized_fields(previous), previous.attributes)
+
+
+def _standardized_fields(record: RecordState) -> dict[str, Any]:
+    """A stored record's fields standardized, as its enriched record shows them."""
+    return standardize_fields(
+        record.entity_type,
+        record.fields,
         default_region=standardize_options.default_phone_region,
         date_order=standardize_options.date_order,
     ).fields
-    return record_values(fields, previous.attributes)
 
 
 def _model_score(

@@ -150,11 +150,13 @@ scores_topic = _declare(Topic.SCORES)
 alerts_topic = _declare(Topic.ALERTS)
 model_learning_topic = _declare(Topic.MODEL_LEARNING)
 models_topic = _declare(Topic.MODELS)
+engagement_topic = _declare(Topic.ENGAGEMENT)
 # Everything about one record meets in one agent, so its state never races with itself.
 record_topic = app.topic(
     routed_topic.get_topic_name(),
     match_answers_topic.get_topic_name(),
     match_links_topic.get_topic_name(),
+    engagement_topic.get_topic_name(),
     key_type=bytes,
     value_type=bytes,
 )
@@ -220,6 +222,11 @@ match_model_table = _global_table(
 # PredictionMemory JSON by record key (leads, accounts): the features a label will meet.
 predictions_table = _partitioned_table(
     Table.PREDICTIONS, "Features and probability of each scored record's latest prediction."
+)
+# Engagement JSON by record key (leads, contacts, accounts, opportunities): activities and
+# opportunities around the record, partitioned like routed_topic.
+engagement_table = _partitioned_table(
+    Table.ENGAGEMENT, "Activities, opportunities and contacts of each record, keyed like records."
 )
 # The latest checkpoint of each outcome model by model name, written by their one learner
 # and read by every worker, which scores with it.

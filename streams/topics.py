@@ -35,6 +35,9 @@ class Topic(StrEnum):
     MATCH_ANSWERS = "match.answers"  # block answers keyed by record, back to the record
     MATCH_LINKS = "match.links"  # pair, cluster and reviewer news keyed by record
     MATCH_LEARNING = "match.learning"  # reviewed pairs for the one learner of the match model
+    # Internal: engagement news (models.scoring.engagement) keyed by the record it is about,
+    # so each lead's, contact's or account's engagement meets its record.
+    ENGAGEMENT = "engagement.by-record"
     # Outcome models (lead score, churn risk, win probability):
     # labelled examples, ticks and operators' commands for the one learner:
     MODEL_LEARNING = "models.learning"
@@ -60,6 +63,7 @@ class Table(StrEnum):
     BLOCKS = "blocks"
     MATCH_MODEL = "match-model"
     PREDICTIONS = "predictions"
+    ENGAGEMENT = "engagement"
     OUTCOME_MODELS = "outcome-models"
 
 

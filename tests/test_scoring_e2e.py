@@ -9,6 +9,8 @@ import signal
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -71,6 +73,27 @@ def publish(deployment: Deployment, simulation: CrmSimulation, count: int) -> No
     assert report.sent == count
 
 
+@dataclass(frozen=True)
+class Native:
+    """A native change envelope, as a CRM connector would publish it."""
+
+    key: bytes
+    value: bytes
+
+
+def native(event_id: str, entity_type: str, entity_id: str, at: datetime, **fields: Any) -> Native:
+    change = {
+        "event_id": event_id,
+        "entity_type": entity_type,
+        "entity_id": entity_id,
+        "op": "create",
+        "occurred_at": at.isoformat(),
+        "source": "e2e",
+        "fields": fields,
+    }
+    return Native(entity_id.encode(), orjson.dumps(change))
+
+
 def settle(deployment: Deployment) -> None:
     """Wait until the worker is done with what was sent (scores and records stop growing;
     the learning topic never does: it carries the learner's clock ticks)."""
@@ -104,6 +127,35 @@ def test_scores_are_cold_then_ready_and_ride_on_the_enriched_record(
         later = read_records(
             kafka_bootstrap, [scores, enriched], expected=1, timeout=10, start=start
         )
+        # A lead, then (once it is scored) a call with it: the call scores the lead again.
+        start = end_offsets(kafka_bootstrap, [scores])
+        at = datetime.now(UTC) - timedelta(minutes=5)
+        lead = native("e2e-lead", "lead", "L-e2e", at, company="Engaged Ltd", last_name="Ng")
+        call = native(
+            "e2e-call",
+            "activity",
+            "T-e2e",
+            at + timedelta(minutes=1),
+            type="call",
+            subject="intro",
+            related_type="lead",
+            related_id="L-e2e",
+            activity_date=(at + timedelta(minutes=1)).isoformat(),
+        )
+        engaged: list[Any] = []
+        for message in (lead, call):
+            sent = publish_events(
+                [message],
+                bootstrap_servers=kafka_bootstrap,
+                topic=deployment.topic(Topic.CHANGES),
+                rate=None,
+                progress=False,
+            )
+            assert sent.sent == 1
+            engaged += read_records(
+                kafka_bootstrap, [scores], expected=1, timeout=60, start=start, settle=0.0
+            )
+            start = end_offsets(kafka_bootstrap, [scores])
         metrics = deployment.metrics()
         exit_code = worker.stop()
     assert exit_code == 0, worker.log_tail()
@@ -117,8 +169,8 @@ def test_scores_are_cold_then_ready_and_ride_on_the_enriched_record(
     assert models == {"lead_score", "churn_risk", "win_probability"}
 
     new_scores = [orjson.loads(r.value) for r in later if r.topic == scores]
-    every_score = Counter(s["event_id"] for s in first_scores)
-    assert every_score.most_common(1)[0][1] == 1, "one score per change, never repeated"
+    every_score = Counter((s["entity_type"], s["entity_id"], s["event_id"]) for s in first_scores)
+    assert every_score.most_common(1)[0][1] == 1, "one score per record and change, never repeated"
     leads = [s for s in new_scores if s["entity_type"] == "lead"]
     assert len(leads) >= 20
     assert all(s["score"]["model_ready"] for s in leads), "ready once 20 labels were learned"
@@ -139,7 +191,8 @@ def test_scores_are_cold_then_ready_and_ride_on_the_enriched_record(
     contract = orjson.loads((SCHEMA_DIR / "score.schema.json").read_bytes())
     for score in new_scores:
         jsonschema.validate(score, contract)
-    by_event = {s["event_id"]: s["score"] for s in new_scores}
+    # An opportunity's change scores it and, its engagement moved, its account too.
+    by_event = {(s["entity_type"], s["entity_id"], s["event_id"]): s["score"] for s in new_scores}
     records = [orjson.loads(r.value) for r in later if r.topic == enriched]
     scored = [
         r for r in records if r["record"]["entity_type"] in ("lead", "account", "opportunity")
@@ -148,8 +201,17 @@ def test_scores_are_cold_then_ready_and_ride_on_the_enriched_record(
     assert all(r["schema_version"] == 4 for r in records)
     for record in scored:
         if not record["record"]["deleted"]:
-            assert record["score"] == by_event[record["change"]["event_id"]]
+            change = record["change"]
+            scored_by = (change["entity_type"], change["entity_id"], change["event_id"])
+            assert record["score"] == by_event[scored_by]
     assert all(r["score"] is None for r in records if r["record"]["entity_type"] == "contact")
+
+    lead_scores = [orjson.loads(r.value) for r in engaged]
+    assert [(s["entity_id"], s["event_id"]) for s in lead_scores] == [
+        ("L-e2e", "e2e-lead"),
+        ("L-e2e", "e2e-call"),
+    ], "the lead, then the lead again with its call"
+    assert lead_scores[1]["score"]["features_at"] > lead_scores[0]["score"]["features_at"]
 
     assert metrics[f"crmstream_model_ready{{{LEAD_MODEL}}}"] == 1.0
     assert metrics[f"crmstream_model_labels{{{LEAD_MODEL}}}"] >= 20

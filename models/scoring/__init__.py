@@ -18,10 +18,19 @@ Pure code (no Kafka), wired into the stream by ``streams/``:
 * :mod:`~models.scoring.anomaly`: :class:`~models.scoring.anomaly.AnomalyWatch`, one
   anomaly detector per entity type with watched numbers (opportunity amount, account size
   and revenue), each record scored before it is learned.
+* :mod:`~models.scoring.engagement`: :class:`~models.scoring.engagement.EngagementUpdate`,
+  an activity's, opportunity's or contact's news for the engagement of the record it
+  belongs to, which lives on another partition.
 * :mod:`~models.scoring.validation`: progressive metrics, overall, rolling and per segment.
 """
 
 from models.scoring.anomaly import WATCHED_NUMBERS, AnomalyWatch
+from models.scoring.engagement import (
+    EngagementStep,
+    EngagementUpdate,
+    apply_update,
+    engagement_updates,
+)
 from models.scoring.features import (
     Engagement,
     FeatureConfig,
@@ -62,6 +71,8 @@ __all__ = [
     "AnomalyScore",
     "AnomalyWatch",
     "Engagement",
+    "EngagementStep",
+    "EngagementUpdate",
     "EvaluationStep",
     "Factor",
     "FeatureConfig",
@@ -76,7 +87,9 @@ __all__ = [
     "Score",
     "ScorerConfig",
     "ValidationConfig",
+    "apply_update",
     "engagement_targets",
+    "engagement_updates",
     "label_from_change",
     "label_from_event",
     "record_values",
