@@ -5,13 +5,18 @@
 * concept drift: labels after an abrupt rise in a model's error rate (0.25 -> 0.45, and the
   smaller 0.25 -> 0.35) until :class:`~models.drift.ModelErrorMonitor` alerts, over several
   seeds and pre-shift lengths (median, max, misses);
-* false alarms per 100k labels on stationary error streams (0/1 errors at three rates, and the
-  Brier score of a calibrated model);
+* false alarms per 100k labels on stationary error streams (0/1 errors at three rates, the
+  Brier score of a calibrated model, and 0/1 errors after a cold start);
 * data drift: :class:`~models.drift.FeatureDriftMonitor` on events whose ``amount`` mean moves
   by one standard deviation and whose ``source`` shares change, beside features that do not
   move (which must not alert), and on a stationary stream; with PSI and with KS;
 * microseconds per update, and the size of a serialized state;
-* with ``--sweep``, false alarms and delays at other ADWIN deltas: the default's justification.
+* with ``--sweep``, false alarms and delays at other ADWIN deltas: the default's justification;
+* promotion: an :class:`~models.scoring.learning.OutcomeLearner` on leads whose conversion
+  rule turns around (:func:`flipping_leads`), with and without promoting a challenger of the
+  recent window after the drift alert: the decision, when it came, and the log loss of the
+  predictions after the change; and promotions on the same stream without a change (none
+  expected).
 
 The last line printed is a JSON object. :func:`measure_concept_drift` is what ``bench.models``
 calls with the error stream of a real model.
@@ -20,11 +25,13 @@ calls with the error stream of a real model.
 from __future__ import annotations
 
 import argparse
+import math
 import random
 import statistics
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -35,8 +42,11 @@ from models.drift import (
     NumericStatistic,
     brier,
 )
+from models.scoring import LEAD_SCORE
+from models.scoring.learning import OutcomeLearner, TrainingExample
+from models.scoring.promotion import PromotionPolicy
 
-__all__ = ["DriftMeasurement", "measure_concept_drift"]
+__all__ = ["EPOCH", "DriftMeasurement", "flipping_leads", "learn_stream", "measure_concept_drift"]
 
 DEFAULT_SEEDS = 10
 STATIONARY_LABELS = 100_000
@@ -142,6 +152,16 @@ def _stationary_zero_one(rate: float) -> Callable[[int], Iterable[float]]:
     return lambda seed: zero_one_errors(seed, rate, rate, STATIONARY_LABELS, STATIONARY_LABELS)
 
 
+def _cold_start(seed: int) -> Iterator[float]:
+    """A model that starts cold: its error falls from 0.45 to 0.25 over 2,000 labels, then
+    stays. ADWIN cuts the fall off as an improvement, and the monitor then compares the fresh
+    window with the level it kept: a false alarm there would come from that comparison."""
+    rng = random.Random(seed)
+    for index in range(STATIONARY_LABELS):
+        rate = 0.45 - 0.2 * min(index, 2000) / 2000
+        yield float(rng.random() < rate)
+
+
 def _monitor(delta: float | None) -> ModelErrorMonitor:
     if delta is None:
         return ModelErrorMonitor("bench")
@@ -154,6 +174,7 @@ def concept_false_alarms(seeds: int, delta: float | None = None) -> dict[str, An
         f"zero_one {rate}": _stationary_zero_one(rate) for rate in (0.05, 0.25, 0.5)
     }
     streams["brier calibrated"] = lambda seed: brier_errors(seed, STATIONARY_LABELS)
+    streams["zero_one cold start 0.45->0.25"] = _cold_start
     results: dict[str, Any] = {}
     for name, make in streams.items():
         alarms = [
@@ -275,6 +296,134 @@ def costs() -> dict[str, Any]:
     }
 
 
+LeadStream = Iterator[tuple[dict[str, float | str], int]]
+PROMOTION_FLIP_AT = 3000
+PROMOTION_AFTER = 2000
+_SOURCES = {"web": 0.5, "event": -0.5, "referral": 1.0, "cold_call": -1.0}
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+"""When :func:`learn_stream` labels its first example; each next one a minute later."""
+
+
+def flipping_leads(count: int, *, flip_at: int, seed: int = 1) -> LeadStream:
+    """Leads whose conversion follows a logistic rule that turns around at ``flip_at``: what
+    made a lead likely to convert makes it unlikely after (an abrupt concept change)."""
+    rng = random.Random(seed)
+    for index in range(count):
+        sign = 1.0 if index < flip_at else -1.0
+        employees, visits = rng.gauss(0.0, 1.0), rng.gauss(0.0, 1.0)
+        source = rng.choice(list(_SOURCES))
+        z = sign * (1.5 * employees - visits + _SOURCES[source])
+        label = int(rng.random() < 1.0 / (1.0 + math.exp(1.0 - z)))
+        yield {"employees": employees, "visits": visits, "lead_source": source}, label
+
+
+def learn_stream(
+    learner: OutcomeLearner, stream: LeadStream, on_alert: Callable[[int], None] | None = None
+) -> list[float]:
+    """Learn every label as the service does (predicted just before by the current champion,
+    then learned); the log loss of each prediction. ``on_alert`` hears each concept alert's
+    index."""
+    losses = []
+    for index, (features, label) in enumerate(stream):
+        probability = learner.scorer.score_one(features).probability
+        example = TrainingExample(
+            model=learner.config.name,
+            label=label,
+            outcome="converted",
+            features=features,
+            probability=probability,
+            model_version=learner.version,
+            labelled_at=EPOCH + timedelta(minutes=index),
+        )
+        for alert in learner.learn(example):
+            if alert.kind == "concept" and on_alert is not None:
+                on_alert(index)
+        losses.append(-math.log(max(1e-15, probability if label else 1.0 - probability)))
+    return losses
+
+
+def _lead_learner(enabled: bool) -> OutcomeLearner:
+    return OutcomeLearner(
+        LEAD_SCORE,
+        None,
+        every_labels=10**9,
+        every_seconds=float("inf"),
+        now=0.0,
+        policy=PromotionPolicy(enabled=enabled),
+    )
+
+
+@dataclass(frozen=True)
+class PromotionRun:
+    """One seed of :func:`promotion`: delays count labels from the first changed one (1 is
+    that label); log losses are (promoting, keeping) means over a span after the change."""
+
+    alert_delay: int | None
+    decision: str | None
+    decision_delay: int | None
+    log_loss_after: tuple[float, float]
+    log_loss_500_1500: tuple[float, float]
+
+
+def _promotion_run(seed: int) -> PromotionRun:
+    total = PROMOTION_FLIP_AT + PROMOTION_AFTER
+    alerts: list[int] = []
+    promoting, keeping = _lead_learner(True), _lead_learner(False)
+    promoted = learn_stream(
+        promoting, flipping_leads(total, flip_at=PROMOTION_FLIP_AT, seed=seed), alerts.append
+    )
+    kept = learn_stream(keeping, flipping_leads(total, flip_at=PROMOTION_FLIP_AT, seed=seed))
+    decision = promoting.checkpoint(EPOCH, now=0.0).decision
+    decided_label = (
+        None
+        if decision is None
+        else (datetime.fromisoformat(decision["decided_at"]) - EPOCH) // timedelta(minutes=1)
+    )
+
+    def means(span: slice) -> tuple[float, float]:
+        return statistics.mean(promoted[span]), statistics.mean(kept[span])
+
+    return PromotionRun(
+        alert_delay=alerts[0] - PROMOTION_FLIP_AT + 1 if alerts else None,
+        decision=None if decision is None else decision["action"],
+        decision_delay=None if decided_label is None else decided_label - PROMOTION_FLIP_AT + 1,
+        log_loss_after=means(slice(PROMOTION_FLIP_AT, total)),
+        log_loss_500_1500=means(slice(PROMOTION_FLIP_AT + 500, PROMOTION_FLIP_AT + 1500)),
+    )
+
+
+def promotion(seeds: int) -> dict[str, Any]:
+    """Promotion after an abrupt concept change, against keeping the champion, per seed; and
+    decisions on the same streams without the change."""
+    runs = [_promotion_run(seed) for seed in range(1, seeds + 1)]
+    quiet_decisions = 0
+    for seed in range(1, seeds + 1):
+        quiet = _lead_learner(True)
+        total = PROMOTION_FLIP_AT + PROMOTION_AFTER
+        learn_stream(quiet, flipping_leads(total, flip_at=total, seed=seed))
+        quiet_decisions += quiet.checkpoint(EPOCH, now=0.0).decision is not None
+    ratios = [run.log_loss_500_1500[0] / run.log_loss_500_1500[1] for run in runs]
+    delays = [run.decision_delay for run in runs if run.decision_delay is not None]
+    return {
+        "runs": len(runs),
+        "promoted": sum(run.decision == "promoted" for run in runs),
+        "median_alert_delay_labels": statistics.median(
+            run.alert_delay for run in runs if run.alert_delay is not None
+        ),
+        "median_decision_delay_labels": statistics.median(delays) if delays else None,
+        "median_log_loss_after_promoting": round(
+            statistics.median(run.log_loss_after[0] for run in runs), 4
+        ),
+        "median_log_loss_after_keeping": round(
+            statistics.median(run.log_loss_after[1] for run in runs), 4
+        ),
+        "median_ratio_500_1500": round(statistics.median(ratios), 3),
+        "worst_ratio_500_1500": round(max(ratios), 3),
+        "decisions_without_change": quiet_decisions,
+        "per_seed": [asdict(run) for run in runs],
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--seeds", type=int, default=DEFAULT_SEEDS)
@@ -300,6 +449,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"data drift {statistic}: {result}", flush=True)
     report["costs"] = costs()
     print(f"costs: {report['costs']}", flush=True)
+    report["promotion"] = promotion(min(args.seeds, 5))
+    summary = {k: v for k, v in report["promotion"].items() if k != "per_seed"}
+    print(f"promotion: {summary}", flush=True)
     delays = report["concept_delay_labels"]
     report["acceptance"] = {
         "abrupt_shift_max_delay_labels": max(

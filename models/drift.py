@@ -65,10 +65,7 @@ __all__ = [
 FORMAT_VERSION: Final = 2
 """Version of the bytes written by ``to_bytes``; ``from_bytes`` refuses a newer one, so a
 worker never silently misreads a state written by a later release. 2: the concept monitor
-saves its recent errors (a version-1 state loads without them)."""
-KEPT_ERRORS: Final = 5000
-"""Recent errors a concept monitor keeps, to test the newest of them after an improvement."""
-_SHORTEST_TAIL: Final = 16
+saves the error level it kept at its last improvement (a version-1 state loads without)."""
 
 MAX_CATEGORY_CHARS: Final = 200
 """Longer category values are cut: no real category is longer, and values are kept in the
@@ -632,14 +629,14 @@ class ModelErrorMonitor:
     * ``grace_period=30``: no cut is tested on fewer labels, the first ones after a start or an
       alert, where a fresh model's error says little.
 
-    A cut that is an improvement is also checked for a rise at its newest end. A model that
-    starts cold has a falling error for a while, and the rise of a later drift can be what
-    makes ADWIN cut the cold start off: the dropped, older part had the higher error, so the
-    cut reads as an improvement, River then empties the window, and the rise is never
-    compared with anything (a model that adapts within a few hundred labels would never
-    alert). So the newest 16, 32, 64, ... errors of the kept window are compared with the
-    rest of it, with ADWIN's own bound at the same ``delta``; a significantly higher tail is
-    the alert (its reference is the rest of the kept window).
+    After an improvement the level ADWIN kept stays the reference. A model that starts cold
+    has a falling error for a while, and the rise of a later drift can be what makes ADWIN
+    cut the cold start off: the dropped, older part had the higher error, so the cut reads as
+    an improvement, and River empties the window at the next value; the risen errors then
+    fill a fresh window with nothing to compare them with, and a model that adapts within a
+    few hundred labels would never alert. So until the next cut, the fresh window is also
+    compared with the kept level, with ADWIN's own bound at the same ``delta`` (once it
+    holds ``grace_period`` values); a significantly higher error is the alert.
 
     >>> import random
     >>> rng = random.Random(3)
@@ -681,7 +678,8 @@ class ModelErrorMonitor:
         self.improvements = 0
         self.skipped = 0
         self._adwin = self._new_adwin()
-        self._recent: deque[float] = deque(maxlen=KEPT_ERRORS)
+        self._reference: tuple[float, int, float] | None = None
+        """(mean, values, variance per value) of the window kept at the last improvement."""
 
     def _new_adwin(self) -> Any:
         return river_drift.ADWIN(  # type: ignore[no-untyped-call]  # River's isn't typed
@@ -717,9 +715,8 @@ class ModelErrorMonitor:
             width_before, total_before = 0.0, 0.0
         value = min(max(error / self.error_scale, 0.0), 1.0)
         adwin.update(value)
-        self._recent.append(value)
         if not adwin.drift_detected:
-            return None
+            return self._above_reference()
         # The cut keeps the newer part of (window + value); the older part is what it dropped.
         width_after, total_after = float(adwin.width), float(adwin.total)
         dropped = width_before + 1.0 - width_after
@@ -728,8 +725,11 @@ class ModelErrorMonitor:
         rise = current_mean - reference_mean
         if rise <= 0.0 and self.alert_on == "rise":
             self.improvements += 1
-            return self._risen_tail(int(width_after))
+            variance = float(adwin.variance) / width_after if width_after else 0.0
+            self._reference = (current_mean, int(width_after), variance)
+            return None
         self.alerts += 1
+        self._reference = None
         return DriftAlert(
             kind="concept",
             subject=self.model,
@@ -743,36 +743,38 @@ class ModelErrorMonitor:
             current_mean=current_mean * self.error_scale,
         )
 
-    def _risen_tail(self, width: int) -> DriftAlert | None:
-        """An alert when the newest errors of the kept ``width`` are significantly above the
-        rest of them (see the class docstring); ``None`` otherwise."""
-        window = np.fromiter(self._recent, dtype=float)[-width:]
-        if len(window) < 2 * _SHORTEST_TAIL:
+    def _above_reference(self) -> DriftAlert | None:
+        """An alert when the fresh window's error is significantly above the level kept at
+        the last improvement (see the class docstring); the window then starts afresh."""
+        if self._reference is None or self._adwin.width < max(self.grace_period, 1):
             return None
-        variance = float(window.var())
-        confidence = math.log(2.0 / (self.delta / math.log(len(window))))
-        tail = _SHORTEST_TAIL
-        while 2 * tail <= len(window):
-            newest, rest = window[-tail:], window[:-tail]
-            m = 1.0 / (1.0 / tail + 1.0 / len(rest))
-            bound = math.sqrt(2.0 * variance * confidence / m) + 2.0 * confidence / (3.0 * m)
-            rise = float(newest.mean() - rest.mean())
-            if rise > bound:
-                self.alerts += 1
-                return DriftAlert(
-                    kind="concept",
-                    subject=self.model,
-                    statistic="adwin_error_rise",
-                    value=rise * self.error_scale,
-                    threshold=self.delta,
-                    reference_size=len(rest),
-                    current_size=tail,
-                    observed=self.labels,
-                    reference_mean=float(rest.mean()) * self.error_scale,
-                    current_mean=float(newest.mean()) * self.error_scale,
-                )
-            tail *= 2
-        return None
+        reference_mean, reference_size, reference_variance = self._reference
+        width = float(self._adwin.width)
+        current_mean = float(self._adwin.estimation)
+        variance = (reference_variance * reference_size + float(self._adwin.variance)) / (
+            reference_size + width
+        )
+        m = 1.0 / (1.0 / width + 1.0 / reference_size)
+        confidence = math.log(2.0 * math.log(reference_size + width) / self.delta)
+        bound = math.sqrt(2.0 * variance * confidence / m) + 2.0 * confidence / (3.0 * m)
+        rise = current_mean - reference_mean
+        if rise <= bound:
+            return None
+        self.alerts += 1
+        self._reference = None
+        self._adwin = self._new_adwin()
+        return DriftAlert(
+            kind="concept",
+            subject=self.model,
+            statistic="adwin_error_rise",
+            value=rise * self.error_scale,
+            threshold=self.delta,
+            reference_size=reference_size,
+            current_size=int(width),
+            observed=self.labels,
+            reference_mean=reference_mean * self.error_scale,
+            current_mean=current_mean * self.error_scale,
+        )
 
     def to_bytes(self) -> bytes:
         """Settings, counters and ADWIN's own state, versioned (see :data:`FORMAT_VERSION`).
@@ -799,7 +801,7 @@ class ModelErrorMonitor:
             "skipped": self.skipped,
             "drift_detected": bool(self._adwin.drift_detected),
             "adwin": base64.b64encode(self._adwin._helper.__getstate__()).decode("ascii"),
-            "recent": _pack(self._recent),
+            "reference": self._reference,
         }
         return orjson.dumps(state)
 
@@ -818,5 +820,8 @@ class ModelErrorMonitor:
         except Exception as error:
             raise ValueError(f"ADWIN state unreadable by this River release: {error}") from error
         monitor._adwin._drift_detected = bool(state["drift_detected"])
-        monitor._recent.extend(_unpack(state.get("recent", "")))
+        reference = state.get("reference")
+        if reference is not None:
+            mean, size, variance = reference
+            monitor._reference = (float(mean), int(size), float(variance))
         return monitor

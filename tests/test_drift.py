@@ -200,13 +200,13 @@ def test_model_error_state_round_trip_right_after_an_alert() -> None:
     assert restored.window == monitor.window
 
 
-def test_a_version_1_state_loads_without_its_recent_errors() -> None:
+def test_a_version_1_state_loads_without_its_kept_level() -> None:
     monitor = ModelErrorMonitor("m")
     for error in zero_one_errors(2, 0.2, 0.2, 500, 500):
         monitor.update(error)
     state = orjson.loads(monitor.to_bytes())
     state["version"] = 1
-    del state["recent"]
+    del state["reference"]
     restored = ModelErrorMonitor.from_bytes(orjson.dumps(state))
     assert (restored.labels, restored.window) == (monitor.labels, monitor.window)
 

@@ -3,45 +3,20 @@ operator (promote, rollback); every decision recorded in the checkpoint that fol
 
 from __future__ import annotations
 
-import math
-import random
 import statistics
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from models.drift import DriftAlert
+from bench.drift import EPOCH, PROMOTION_FLIP_AT, flipping_leads, learn_stream
 from models.scoring import LEAD_SCORE
-from models.scoring.learning import ModelCheckpoint, ModelCommand, OutcomeLearner, TrainingExample
+from models.scoring.learning import ModelCheckpoint, ModelCommand, OutcomeLearner
 from models.scoring.promotion import PromotionPolicy, PromotionTrial, train_candidate
 
 CONFIG = replace(LEAD_SCORE, min_labels=200)
 AT = datetime(2026, 11, 1, tzinfo=UTC)
-FLIP_AT = 3000
-SOURCES = {"web": 0.5, "event": -0.5, "referral": 1.0, "cold_call": -1.0}
-
-
-def leads(
-    count: int, *, flip_at: int, seed: int = 1
-) -> Iterator[tuple[dict[str, float | str], int]]:
-    """Leads whose conversion follows a logistic rule that turns around at ``flip_at``: what
-    made a lead likely to convert makes it unlikely after (an abrupt concept change)."""
-    rng = random.Random(seed)
-    for index in range(count):
-        sign = 1.0 if index < flip_at else -1.0
-        features: dict[str, float | str] = {
-            "employees": rng.gauss(0.0, 1.0),
-            "visits": rng.gauss(0.0, 1.0),
-            "lead_source": rng.choice(list(SOURCES)),
-        }
-        z = sign * (
-            1.5 * float(features["employees"])
-            - float(features["visits"])
-            + SOURCES[str(features["lead_source"])]
-        )
-        yield features, int(rng.random() < 1.0 / (1.0 + math.exp(1.0 - z)))
+FLIP_AT = PROMOTION_FLIP_AT
 
 
 def learner(policy: PromotionPolicy | None = None) -> OutcomeLearner:
@@ -50,56 +25,26 @@ def learner(policy: PromotionPolicy | None = None) -> OutcomeLearner:
     )
 
 
-def feed(
-    learner: OutcomeLearner,
-    stream: Iterator[tuple[dict[str, float | str], int]],
-    alerts: list[tuple[int, DriftAlert]] | None = None,
-) -> list[float]:
-    """Learn every label as the stream would (predicted just before, by the current model);
-    the log loss of each prediction. The alerts raised go to ``alerts`` with their index."""
-    losses = []
-    for index, (features, label) in enumerate(stream):
-        probability = learner.scorer.score_one(features).probability
-        for alert in learner.learn(example(features, label, probability, index)):
-            if alerts is not None:
-                alerts.append((index, alert))
-        losses.append(-math.log(max(1e-15, probability if label else 1.0 - probability)))
-    return losses
-
-
-def example(
-    features: dict[str, float | str], label: int, probability: float = 0.5, index: int = 0
-) -> TrainingExample:
-    return TrainingExample(
-        model=CONFIG.name,
-        label=label,  # type: ignore[arg-type]  # 0 or 1 by construction
-        outcome="converted",
-        features=features,
-        probability=probability,
-        model_version=0,
-        labelled_at=AT + timedelta(minutes=index),
-    )
-
-
 def test_after_an_abrupt_change_a_challenger_trained_on_the_recent_window_is_promoted() -> None:
     promoting, keeping = learner(), learner(PromotionPolicy(enabled=False))
-    alerts: list[tuple[int, DriftAlert]] = []
-    promoted_losses = feed(promoting, leads(FLIP_AT + 1500, flip_at=FLIP_AT), alerts)
-    kept_losses = feed(keeping, leads(FLIP_AT + 1500, flip_at=FLIP_AT))
+    alerts: list[int] = []
+    promoted_losses = learn_stream(
+        promoting, flipping_leads(FLIP_AT + 1500, flip_at=FLIP_AT), on_alert=alerts.append
+    )
+    kept_losses = learn_stream(keeping, flipping_leads(FLIP_AT + 1500, flip_at=FLIP_AT))
 
     # The model was still settling from its cold start when the change came: the change is
     # what makes ADWIN cut the cold start off, an improvement on its own terms; the rise at
     # the newest end of the window is still seen (ModelErrorMonitor._risen_tail).
-    concept = [(index, alert) for index, alert in alerts if alert.kind == "concept"]
-    assert len(concept) == 1, concept
-    assert FLIP_AT < concept[0][0] < FLIP_AT + 100
+    assert len(alerts) == 1, alerts
+    assert FLIP_AT < alerts[0] < FLIP_AT + 100
 
     decision = promoting.checkpoint(AT, now=1.0).decision
     assert decision is not None, "the decision is recorded in the next checkpoint"
     assert (decision["action"], decision["reason"]) == ("promoted", "concept_drift")
     assert decision["candidate_log_loss"] < decision["champion_log_loss"]
     assert decision["trial_labels"] == PromotionPolicy().trial_labels
-    assert AT + timedelta(minutes=FLIP_AT) < datetime.fromisoformat(decision["decided_at"])
+    assert EPOCH + timedelta(minutes=FLIP_AT) < datetime.fromisoformat(decision["decided_at"])
     assert keeping.checkpoint(AT, now=1.0).decision is None, "drift alone changes nothing"
     assert promoting.scorer.labels < FLIP_AT, "the champion is the model of the recent window"
 
@@ -110,15 +55,15 @@ def test_after_an_abrupt_change_a_challenger_trained_on_the_recent_window_is_pro
 
 def test_a_stable_stream_starts_no_trial_and_decides_nothing() -> None:
     stable = learner()
-    feed(stable, leads(4000, flip_at=10**9))
+    learn_stream(stable, flipping_leads(4000, flip_at=10**9))
     assert stable.trial is None
     assert stable.checkpoint(AT, now=1.0).decision is None
 
 
 def test_a_trial_interrupted_by_a_restart_reaches_the_same_decision() -> None:
-    stream = list(leads(FLIP_AT + 1000, flip_at=FLIP_AT))
+    stream = list(flipping_leads(FLIP_AT + 1000, flip_at=FLIP_AT))
     first = learner()
-    feed(first, iter(stream[: FLIP_AT + 150]))
+    learn_stream(first, iter(stream[: FLIP_AT + 150]))
     assert first.trial is not None, "the drift was seen and a trial runs"
     restored = OutcomeLearner(
         CONFIG,
@@ -130,14 +75,14 @@ def test_a_trial_interrupted_by_a_restart_reaches_the_same_decision() -> None:
     assert restored.trial is not None
     assert len(restored.recent) == len(first.recent)
     for learning in (first, restored):
-        feed(learning, iter(stream[FLIP_AT + 150 :]))
+        learn_stream(learning, iter(stream[FLIP_AT + 150 :]))
     first_decision = first.checkpoint(AT, now=2.0).decision
     assert first_decision is not None
     assert restored.checkpoint(AT, now=2.0).decision == first_decision
 
 
 def test_a_candidate_no_better_than_the_champion_is_not_promoted() -> None:
-    stream = list(leads(1200, flip_at=10**9))
+    stream = list(flipping_leads(1200, flip_at=10**9))
     champion = train_candidate(CONFIG, stream[:1000])
     twin = PromotionTrial(
         train_candidate(CONFIG, stream[:1000]),
@@ -155,7 +100,7 @@ def test_a_candidate_no_better_than_the_champion_is_not_promoted() -> None:
 
 
 def test_a_candidate_that_is_not_ready_is_not_promoted() -> None:
-    stream = list(leads(400, flip_at=0))
+    stream = list(flipping_leads(400, flip_at=0))
     champion = train_candidate(CONFIG, stream[:300])
     young = PromotionTrial(
         train_candidate(CONFIG, stream[:50]),
@@ -174,7 +119,7 @@ def test_an_operator_promotes_a_challenger_of_the_recent_window() -> None:
     quiet = learner()
     refused = quiet.promote(AT)
     assert refused.action == "refused", "nothing learned: nothing to promote"
-    feed(quiet, leads(600, flip_at=10**9))
+    learn_stream(quiet, flipping_leads(600, flip_at=10**9))
     promoted = quiet.promote(AT)
     assert (promoted.action, promoted.reason, promoted.candidate_labels) == (
         "promoted",
@@ -189,10 +134,10 @@ def test_an_operator_promotes_a_challenger_of_the_recent_window() -> None:
 
 def test_a_rollback_scores_with_the_old_version_under_a_new_one() -> None:
     learning = learner()
-    stream = list(leads(2000, flip_at=10**9))
-    feed(learning, iter(stream[:500]))
+    stream = list(flipping_leads(2000, flip_at=10**9))
+    learn_stream(learning, iter(stream[:500]))
     old = ModelCheckpoint.from_bytes(learning.checkpoint(AT, now=1.0).to_bytes())
-    feed(learning, iter(stream[500:]))
+    learn_stream(learning, iter(stream[500:]))
     assert learning.checkpoint(AT, now=2.0).version == 2
     probe = stream[0][0]
     before = learning.scorer.score_one(probe).probability
@@ -223,7 +168,7 @@ def test_a_rollback_scores_with_the_old_version_under_a_new_one() -> None:
 
 def test_a_rollback_command_carries_its_checkpoint_and_must_match_it() -> None:
     learning = learner()
-    feed(learning, leads(50, flip_at=10**9))
+    learn_stream(learning, flipping_leads(50, flip_at=10**9))
     data = learning.checkpoint(AT, now=1.0).to_bytes()
     command = ModelCommand(action="rollback", model=CONFIG.name, version=1, requested_at=AT)
     parsed, checkpoint = ModelCommand.from_bytes(command.to_bytes(data))
