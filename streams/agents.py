@@ -44,6 +44,7 @@ from models.scoring import (
     engagement_updates,
     label_from_change,
     record_values,
+    segment_values,
     training_example,
 )
 from models.scoring.learning import (
@@ -98,6 +99,7 @@ from streams.app import (
     models_topic,
     outcome_models,
     outcome_models_table,
+    outcome_validation,
     predictions_table,
     record_topic,
     records_table,
@@ -609,8 +611,14 @@ def _score_record(
     score = _scorers.current(config).score_one(features)
     anomaly = _anomalies.score_then_learn(entity_type, features) if judge_numbers else None
     if remember:
+        audited = outcome_validation[config.name].segments
         memory = PredictionMemory(
-            features, score.probability, at, score.version, score.challenger_probability
+            features,
+            score.probability,
+            at,
+            score.version,
+            score.challenger_probability,
+            segment_values(record_values(fields, record.attributes), audited),
         )
         predictions_table[key] = orjson.dumps(memory.to_dict())
     return ScoreEvent(
@@ -717,6 +725,7 @@ def _learner(model: str) -> OutcomeLearner:
             every_seconds=settings.model_checkpoint_seconds,
             now=time.monotonic(),
             policy=_promotion,
+            validation=outcome_validation[model],
         )
     return learner
 

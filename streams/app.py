@@ -25,11 +25,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from models.matching import DuplicateMatcher
 from models.matching.matcher import DEFAULT_WEIGHTS
 from models.scoring import (
-    CHURN_RISK,
-    LEAD_SCORE,
-    WIN_PROBABILITY,
+    OUTCOME_MODELS,
+    FeatureConfig,
     FeatureExtractor,
     ScorerConfig,
+    ValidationConfig,
 )
 from schemas.enrich import StandardizeOptions
 from schemas.envelopes import SourceFormat
@@ -171,12 +171,31 @@ matcher = DuplicateMatcher(
     review_threshold=settings.match_review_threshold,
 )
 
-# The outcome models by the entity type they score; readiness is the deployment's choice.
+# The outcome models by the entity type they score; readiness and tiers are the deployment's.
 outcome_models: dict[str, ScorerConfig] = {
-    config.entity_type: replace(config, min_labels=settings.model_min_labels)
-    for config in (LEAD_SCORE, CHURN_RISK, WIN_PROBABILITY)
+    config.entity_type: replace(
+        config, min_labels=settings.model_min_labels, tier_cuts=settings.model_tier_cuts
+    )
+    for config in OUTCOME_MODELS
 }
-feature_extractor = FeatureExtractor()
+# How each model is judged: at tier B's cut (where sales ops act), audited by its segments.
+outcome_validation: dict[str, ValidationConfig] = {
+    config.name: ValidationConfig(
+        cut=settings.model_tier_cuts[1] / 100.0,
+        segments=tuple(settings.model_segments.get(config.name, ())),
+    )
+    for config in OUTCOME_MODELS
+}
+feature_extractor = FeatureExtractor(
+    FeatureConfig(
+        include=(
+            None
+            if settings.model_features_include is None
+            else frozenset(settings.model_features_include)
+        ),
+        exclude=frozenset(settings.model_features_exclude),
+    )
+)
 
 
 def _partitioned_table(table: Table, help_text: str) -> TableT[bytes, bytes]:

@@ -21,7 +21,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from models.scoring import CHURN_RISK, LEAD_SCORE, WIN_PROBABILITY
+from models.scoring import OUTCOME_MODELS
 from models.scoring.learning import COMMAND_KEY, ModelCheckpoint, ModelCommand
 from streams.cli_errors import RUN_ERROR, fail
 from streams.settings import ConfigurationError, Settings, load_settings
@@ -30,7 +30,7 @@ models_commands = typer.Typer(
     help="The outcome models' checkpoints (crm.models): list, show, promote, roll back.",
     no_args_is_help=True,
 )
-MODEL_NAMES = tuple(config.name for config in (LEAD_SCORE, CHURN_RISK, WIN_PROBABILITY))
+MODEL_NAMES = tuple(config.name for config in OUTCOME_MODELS)
 _COMMAND_OVERHEAD_BYTES = 64 * 1024
 _NUMBERS = frozenset({"version", "labels", "AUC"})
 

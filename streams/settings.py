@@ -125,7 +125,8 @@ class Settings(BaseSettings):
     model_min_labels: int = Field(
         default=200,
         ge=0,
-        description="Labels an outcome model (lead score, churn risk) learns before its "
+        description="Labels an outcome model (lead score, churn risk, win probability) learns "
+        "before its "
         "scores carry model_ready true.",
     )
     model_checkpoint_labels: int = Field(
@@ -137,6 +138,31 @@ class Settings(BaseSettings):
         default=60.0,
         gt=0.0,
         description="Seconds after which the learner writes a checkpoint of any new labels.",
+    )
+    model_tier_cuts: tuple[int, int, int] = Field(
+        default=(70, 45, 25),
+        description="Lowest 0-100 score of tiers A, B and C, descending (below the last: D), "
+        "as JSON: [70, 45, 25]. Tier B's cut is also where precision and recall are measured.",
+    )
+    model_features_include: list[str] | None = Field(
+        default=None,
+        description="When set, only these sources become model features, as JSON: canonical "
+        'fields, "attr.<name>" custom attributes, engagement features: ["industry", '
+        '"attr.Tier__c", "activities_30d"].',
+    )
+    model_features_exclude: list[str] = Field(
+        default_factory=list,
+        description="Sources that never become model features (outcome fields never do), as "
+        'JSON: ["rating"].',
+    )
+    model_segments: dict[str, list[str]] = Field(
+        default_factory=lambda: {
+            "lead_score": ["country", "lead_source", "industry"],
+            "churn_risk": ["billing_country", "industry", "plan"],
+            "win_probability": ["stage"],
+        },
+        description="Per model, the record attributes its progressive metrics are also split "
+        "by (bias audit: the gap between the best and the worst segment), as JSON.",
     )
     model_history_days: float = Field(
         default=7.0,
@@ -160,6 +186,14 @@ class Settings(BaseSettings):
         description="Labels a drift challenger and the champion are compared on before the "
         "promotion decision.",
     )
+
+    @field_validator("model_tier_cuts")
+    @classmethod
+    def _descending_cuts(cls, cuts: tuple[int, int, int]) -> tuple[int, int, int]:
+        a, b, c = cuts
+        if not 100 >= a > b > c >= 0:
+            raise ValueError(f"tier cuts must be descending within 0-100, got {list(cuts)}")
+        return cuts
 
     @model_validator(mode="after")
     def _ordered_thresholds(self) -> Settings:

@@ -213,6 +213,12 @@ def test_scores_are_cold_then_ready_and_ride_on_the_enriched_record(
     ], "the lead, then the lead again with its call"
     assert lead_scores[1]["score"]["features_at"] > lead_scores[0]["score"]["features_at"]
 
+    newest = checkpoints(deployment)[-1]
+    disparity = newest["metrics"]["disparity"]
+    assert set(disparity) == {"country", "lead_source", "industry"}, "the default audit"
+    sources = newest["metrics"]["segment_labels"]["lead_source"]
+    assert sum(sources.values()) == newest["labels"], "every label counted in a segment"
+    assert set(sources) - {"__missing__"}, "segments are the lead's own at prediction time"
     assert metrics[f"crmstream_model_ready{{{LEAD_MODEL}}}"] == 1.0
     assert metrics[f"crmstream_model_labels{{{LEAD_MODEL}}}"] >= 20
     assert metrics[f"crmstream_model_score_count{{{LEAD_MODEL}}}"] >= len(leads)

@@ -7,7 +7,7 @@ import pickle
 
 import pytest
 
-from models.scoring.validation import ProgressiveValidation, ValidationConfig
+from models.scoring.validation import ProgressiveValidation, ValidationConfig, segment_values
 
 SEQUENCE = [(1, 0.9), (0, 0.1), (1, 0.8), (0, 0.3), (1, 0.4), (0, 0.6)]
 
@@ -69,3 +69,20 @@ def test_segment_values_are_capped_and_state_pickles() -> None:
     assert set(validation.segments["industry"]) == {"i0", "i1", "__other__"}
     restored = pickle.loads(pickle.dumps(validation))
     assert restored.report() == validation.report()
+
+
+def test_a_restored_validation_audits_the_segments_configured_now() -> None:
+    validation = ProgressiveValidation(ValidationConfig(segments=("region", "industry")))
+    validation.update(1, 0.9, {"region": "EU", "industry": "retail"})
+    validation.audit(("region", "source"))
+    validation.update(0, 0.1, {"region": "EU", "source": "web"})
+    segments = validation.report()["segments"]
+    assert set(segments) == {"region", "source"}
+    assert segments["region"]["EU"]["count"] == 2, "a kept attribute keeps its history"
+    assert segments["source"]["web"]["count"] == 1, "a new one starts"
+
+
+def test_segment_values_are_the_audited_attributes_as_strings() -> None:
+    record = {"country": "DE", "employees": 40, "industry": "", "lead_source": None}
+    audited = ("country", "employees", "industry", "lead_source", "plan")
+    assert segment_values(record, audited) == {"country": "DE", "employees": "40"}

@@ -94,3 +94,22 @@ def test_an_unknown_source_format_is_named(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("CRMSTREAM_SOURCE_TOPICS", '{"sf.cdc": "zoho"}')
     with pytest.raises(ConfigurationError, match="CRMSTREAM_SOURCE_TOPICS"):
         load_settings()
+
+
+def test_model_tiers_features_and_segments_are_read_as_json(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CRMSTREAM_MODEL_TIER_CUTS", "[80, 50, 20]")
+    monkeypatch.setenv("CRMSTREAM_MODEL_FEATURES_EXCLUDE", '["rating"]')
+    monkeypatch.setenv("CRMSTREAM_MODEL_SEGMENTS", '{"lead_score": ["country"]}')
+    settings = load_settings()
+    assert settings.model_tier_cuts == (80, 50, 20)
+    assert settings.model_features_include is None
+    assert settings.model_features_exclude == ["rating"]
+    assert settings.model_segments == {"lead_score": ["country"]}
+
+
+def test_tier_cuts_out_of_order_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRMSTREAM_MODEL_TIER_CUTS", "[45, 70, 25]")
+    with pytest.raises(ConfigurationError, match=r"CRMSTREAM_MODEL_TIER_CUTS.*descending"):
+        load_settings()

@@ -52,6 +52,7 @@ from models.scoring.labels import (
 from models.scoring.scorer import (
     CHURN_RISK,
     LEAD_SCORE,
+    OUTCOME_MODELS,
     WIN_PROBABILITY,
     AnomalyDetector,
     AnomalyScore,
@@ -60,11 +61,17 @@ from models.scoring.scorer import (
     Score,
     ScorerConfig,
 )
-from models.scoring.validation import EvaluationStep, ProgressiveValidation, ValidationConfig
+from models.scoring.validation import (
+    EvaluationStep,
+    ProgressiveValidation,
+    ValidationConfig,
+    segment_values,
+)
 
 __all__ = [
     "CHURN_RISK",
     "LEAD_SCORE",
+    "OUTCOME_MODELS",
     "WATCHED_NUMBERS",
     "WIN_PROBABILITY",
     "AnomalyDetector",
@@ -93,6 +100,7 @@ __all__ = [
     "label_from_change",
     "label_from_event",
     "record_values",
+    "segment_values",
     "training_example",
     "update_engagement",
 ]

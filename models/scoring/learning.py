@@ -31,7 +31,7 @@ from models.scoring.promotion import (
     train_candidate,
 )
 from models.scoring.scorer import OutcomeScorer, ScorerConfig
-from models.scoring.validation import ProgressiveValidation
+from models.scoring.validation import ProgressiveValidation, ValidationConfig
 from schemas.alerts import AlertEvent
 
 __all__ = [
@@ -291,16 +291,19 @@ class OutcomeLearner:
         every_seconds: float,
         now: float,
         policy: PromotionPolicy | None = None,
+        validation: ValidationConfig | None = None,
     ) -> None:
         self.config = config
         self.policy = policy or PromotionPolicy()
+        validation = validation or ValidationConfig()
         if checkpoint is None:
             self.scorer = untrained(config)
-            self.validation = ProgressiveValidation()
+            self.validation = ProgressiveValidation(validation)
         else:
             self.scorer = restored_scorer(config, checkpoint)
             # Written by this service's own learner, never by users (see ModelCheckpoint).
             self.validation = pickle.loads(checkpoint.validation)  # noqa: S301
+            self.validation.audit(validation.segments)
         self.concept_drift = _concept_monitor(config.name, checkpoint)
         self.data_drift = _data_monitor(checkpoint)
         self.recent, self.trial = _promotion_state(checkpoint, self.policy)
@@ -447,6 +450,11 @@ class OutcomeLearner:
                 "overall": report["overall"],
                 "rolling": report["rolling"],
                 "expected_calibration_error": report["expected_calibration_error"],
+                "disparity": report["disparity"],
+                "segment_labels": {
+                    name: {value: summary["count"] for value, summary in by_value.items()}
+                    for name, by_value in report["segments"].items()
+                },
             },
             scorer=self.scorer.to_bytes(),
             validation=pickle.dumps(self.validation, protocol=pickle.HIGHEST_PROTOCOL),

@@ -60,6 +60,7 @@ __all__ = [
     "CHURN_RISK",
     "FORMAT_VERSION",
     "LEAD_SCORE",
+    "OUTCOME_MODELS",
     "TIERS",
     "WIN_PROBABILITY",
     "AnomalyDetector",
@@ -121,6 +122,8 @@ CHURN_RISK: Final = ScorerConfig(name="churn_risk", entity_type=EntityType.ACCOU
 WIN_PROBABILITY: Final = ScorerConfig(
     name="win_probability", entity_type=EntityType.OPPORTUNITY.value
 )
+OUTCOME_MODELS: Final = (LEAD_SCORE, CHURN_RISK, WIN_PROBABILITY)
+"""Every outcome model the service runs, one per entity type it scores."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,13 +35,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from river import metrics as river_metrics
 from river import utils as river_utils
 
-__all__ = ["EvaluationStep", "ProgressiveValidation", "ValidationConfig"]
+__all__ = ["EvaluationStep", "ProgressiveValidation", "ValidationConfig", "segment_values"]
 
 # River's metric constructors and methods are partly untyped; they are used as Any here.
 metrics: Any = river_metrics
@@ -254,6 +254,12 @@ class ProgressiveValidation:
             return value
         return OTHER
 
+    def audit(self, segments: tuple[str, ...]) -> None:
+        """Audit these attributes from now on: a deployment's setting may change between
+        two runs of a restored model. Kept attributes keep their history; new ones start."""
+        self.config = replace(self.config, segments=segments)
+        self.segments = {name: self.segments.get(name, {}) for name in segments}
+
     @property
     def count(self) -> int:
         """Labels judged so far."""
@@ -322,3 +328,9 @@ class ProgressiveValidation:
             },
             "disparity": self.disparity(),
         }
+
+
+def segment_values(record: Mapping[str, object], names: tuple[str, ...]) -> dict[str, str]:
+    """The audited attributes of a record as the prediction memory keeps them (strings;
+    missing ones left out, which the audit counts as ``__missing__``)."""
+    return {name: str(value) for name in names if (value := record.get(name)) not in (None, "")}
