@@ -34,6 +34,7 @@ from models.scoring import (
 from schemas.enrich import StandardizeOptions
 from schemas.envelopes import SourceFormat
 from schemas.mapping import FieldMapping, FieldMappingError, load_field_mapping
+from streams.kafka_security import faust_credentials
 from streams.metrics import (
     logical_topic,
     not_ready_reason,
@@ -84,6 +85,7 @@ input_formats: dict[str, SourceFormat | None] = {
 app = faust.App(
     settings.app_id,
     broker=[f"kafka://{server}" for server in settings.bootstrap_servers.split(",")],
+    broker_credentials=faust_credentials(settings),
     key_serializer="raw",
     value_serializer="raw",
     processing_guarantee=settings.processing_guarantee,

@@ -179,15 +179,19 @@ def _send(settings: Settings, command: ModelCommand, checkpoint: bytes, wait: fl
     from kafka import KafkaProducer
     from kafka.errors import KafkaError
 
+    from streams.kafka_security import connect, kafka_python_options
     from streams.topic_reader import end_offsets, first_value
     from streams.topics import MODEL_CHECKPOINT_MAX_BYTES, Topic, topic_name
 
     servers = settings.bootstrap_servers
+    security = kafka_python_options(settings)
     history = topic_name(settings, Topic.MODELS)
     try:
-        start = end_offsets(servers, [history])
-        producer = KafkaProducer(
-            bootstrap_servers=servers,
+        start = end_offsets(servers, [history], security=security)
+        producer = connect(
+            KafkaProducer,
+            servers,
+            security,
             acks="all",
             max_request_size=MODEL_CHECKPOINT_MAX_BYTES + _COMMAND_OVERHEAD_BYTES,
         )
@@ -212,7 +216,7 @@ def _send(settings: Settings, command: ModelCommand, checkpoint: bytes, wait: fl
             datetime.fromisoformat(decision["decided_at"]) == command.requested_at
         )
 
-    answer = first_value(servers, history, answers, start=start, timeout=wait)
+    answer = first_value(servers, history, answers, start=start, timeout=wait, security=security)
     if answer is None:
         fail(
             f"sent the {what}, but no learner decided within {wait:g} s: is a worker "

@@ -17,6 +17,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from pydantic import ValidationError
 
 from schemas.outbound import DeadLetter
+from streams.kafka_security import KafkaOptions, connect
 from streams.topic_reader import topic_partitions
 
 REPLAYED_FROM_HEADER = "crmstream-replayed-from"
@@ -51,18 +52,21 @@ def replay_dead_letters(
     codes: Iterable[str] = (),
     to_topic: str | None = None,
     dry_run: bool = False,
+    security: KafkaOptions | None = None,
 ) -> ReplayReport:
     """Re-submit every dead letter parked so far (up to now: the run always ends)."""
     wanted = frozenset(codes)
     report = ReplayReport()
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap_servers,
+    consumer = connect(
+        KafkaConsumer,
+        bootstrap_servers,
+        security,
         group_id=group_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         client_id="crmstream-deadletter-replay",
     )
-    producer = None if dry_run else KafkaProducer(bootstrap_servers=bootstrap_servers, acks="all")
+    producer = None if dry_run else connect(KafkaProducer, bootstrap_servers, security, acks="all")
     try:
         partitions = topic_partitions(consumer, [deadletter_topic])
         consumer.assign(partitions)

@@ -11,15 +11,19 @@ from collections.abc import Iterable
 
 from kafka.admin import KafkaAdminClient
 
+from streams.kafka_security import KafkaOptions, connect
 from streams.topics import TopicSpec
 
 
-def ensure_topics(bootstrap_servers: str, specs: Iterable[TopicSpec]) -> list[str]:
+def ensure_topics(
+    bootstrap_servers: str, specs: Iterable[TopicSpec], *, security: KafkaOptions | None = None
+) -> list[str]:
     """Create the topics that do not exist yet and wait until they have leaders.
 
-    Returns the names it created; existing topics are left as they are.
+    Returns the names it created; existing topics are left as they are. ``security`` None
+    connects as the environment's settings say (see kafka_security).
     """
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="crmstream-admin")
+    admin = connect(KafkaAdminClient, bootstrap_servers, security, client_id="crmstream-admin")
     try:
         existing = set(admin.list_topics())
         missing = {

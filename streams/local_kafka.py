@@ -22,13 +22,15 @@ import tempfile
 import time
 import uuid
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 from types import TracebackType
-from typing import Final
+from typing import Any, Final
 
 from kafka import KafkaAdminClient
+from kafka.admin import UserScramCredentialUpsertion
 from kafka.errors import KafkaConfigurationError, KafkaError
 
 from streams.ports import LOOPBACK, free_port, port_is_free
@@ -62,6 +64,10 @@ _MAVEN_TIMEOUT_S: Final = 900.0
 _FORMAT_TIMEOUT_S: Final = 120.0
 _KILL_GRACE_S: Final = 10.0
 _LOG_TAIL_LINES: Final = 25
+# The SASL listener (``sasl_users``) authenticates with both SCRAM mechanisms; the broker's
+# own traffic (controller, inter-broker) stays on the plaintext listeners.
+SCRAM_MECHANISMS: Final = ("SCRAM-SHA-256", "SCRAM-SHA-512")
+_SCRAM_LOGIN: Final = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
 _USE_EXISTING_BROKER: Final = (
     "Alternatively, set KAFKA_BOOTSTRAP_SERVERS to an existing broker (for example the "
     "docker-compose one) and no local broker is needed."
@@ -271,7 +277,9 @@ def _port_in_use_message(port: int) -> str:
     )
 
 
-def _server_properties(port: int, controller_port: int, data_dir: Path) -> str:
+def _server_properties(
+    port: int, controller_port: int, data_dir: Path, sasl_port: int | None = None
+) -> str:
     """Single-node KRaft settings: every replicated internal topic must fit on one broker."""
     settings = {
         "process.roles": "broker,controller",
@@ -282,6 +290,7 @@ def _server_properties(port: int, controller_port: int, data_dir: Path) -> str:
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "PLAINTEXT",
         "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        **(_sasl_listener_properties(port, controller_port, sasl_port) if sasl_port else {}),
         "log.dirs": str(data_dir),
         "num.partitions": "1",
         "offsets.topic.replication.factor": "1",
@@ -294,6 +303,33 @@ def _server_properties(port: int, controller_port: int, data_dir: Path) -> str:
         "auto.create.topics.enable": "false",
     }
     return "".join(f"{key}={value}\n" for key, value in settings.items())
+
+
+def _sasl_listener_properties(port: int, controller_port: int, sasl_port: int) -> dict[str, str]:
+    """A SASL_PLAINTEXT listener with SCRAM beside the plaintext ones."""
+    sasl = f"SASL_PLAINTEXT://{_HOST}:{sasl_port}"
+    return {
+        "listeners": f"PLAINTEXT://{_HOST}:{port},{sasl},CONTROLLER://{_HOST}:{controller_port}",
+        "advertised.listeners": f"PLAINTEXT://{_HOST}:{port},{sasl}",
+        "listener.security.protocol.map": (
+            "PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT"
+        ),
+        "sasl.enabled.mechanisms": ",".join(SCRAM_MECHANISMS),
+        **{
+            f"listener.name.sasl_plaintext.{mechanism.lower()}.sasl.jaas.config": _SCRAM_LOGIN
+            for mechanism in SCRAM_MECHANISMS
+        },
+    }
+
+
+def _advertised(config_path: Path, protocol: str) -> str | None:
+    """The host:port this broker advertises for ``protocol`` (PLAINTEXT or SASL_PLAINTEXT)."""
+    advertised = _read_properties(config_path).get("advertised.listeners", "")
+    for listener in advertised.split(","):
+        name, _, address = listener.partition("://")
+        if name == protocol and address:
+            return address
+    return None
 
 
 def _read_properties(path: Path) -> dict[str, str]:
@@ -345,8 +381,11 @@ def _signal_group(pid: int, signum: signal.Signals) -> None:
         os.killpg(pid, signum)
 
 
-def _answers_metadata(bootstrap: str) -> bool:
-    """Ready means a client gets metadata back, not merely that the port accepts connections."""
+def _answers_metadata(bootstrap: str, **security: Any) -> bool:
+    """Ready means a client gets metadata back, not merely that the port accepts connections.
+
+    ``security`` are kafka-python connection options, to probe the SASL listener as a user.
+    """
     host, port = bootstrap.rsplit(":", 1)
     try:
         with socket.create_connection((host, int(port)), timeout=1.0):
@@ -356,6 +395,7 @@ def _answers_metadata(bootstrap: str) -> bool:
             client_id="crmstream-local-kafka-probe",
             request_timeout_ms=3000,
             bootstrap_timeout_ms=3000,
+            **security,
         )
     except KafkaConfigurationError:
         raise  # a bug here, not a broker that is still starting
@@ -377,6 +417,10 @@ class LocalKafka:
     ``port=None`` reuses the previous port of this state directory when it is free, else any
     free port, so parallel test runs never collide.
 
+    ``sasl_users`` (name -> password) adds a ``SASL_PLAINTEXT`` listener on another free port
+    (:attr:`sasl_bootstrap`) where these users log in with SCRAM-SHA-256 or SCRAM-SHA-512,
+    for testing secured clients; the plaintext listener stays.
+
     >>> with LocalKafka(tmp_path) as bootstrap:  # doctest: +SKIP
     ...     produce_leads(bootstrap)
     """
@@ -388,11 +432,13 @@ class LocalKafka:
         *,
         controller_port: int | None = None,
         cache_dir: Path | None = None,
+        sasl_users: Mapping[str, str] | None = None,
     ) -> None:
         self.state_dir = (state_dir or default_state_dir()).expanduser().resolve()
         self.port = port
         self.controller_port = controller_port
         self.cache_dir = cache_dir
+        self.sasl_users = dict(sasl_users or {})
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -444,6 +490,8 @@ class LocalKafka:
         try:
             self._launch(java, libs)
             self._wait_until_ready(bootstrap, time.monotonic() + timeout, timeout)
+            if self.sasl_users:
+                self._add_scram_users(bootstrap, time.monotonic() + timeout, timeout)
         except BaseException:
             # Includes KeyboardInterrupt: the broker runs in its own session, so Ctrl-C never
             # reaches it and nobody else would stop it.
@@ -482,8 +530,14 @@ class LocalKafka:
         return pid if _broker_alive(pid, self.config_path) else None
 
     def _configured_bootstrap(self) -> str | None:
-        advertised = _read_properties(self.config_path).get("advertised.listeners", "")
-        return advertised.removeprefix("PLAINTEXT://") or None
+        return _advertised(self.config_path, "PLAINTEXT")
+
+    @property
+    def sasl_bootstrap(self) -> str | None:
+        """The SASL_PLAINTEXT listener's address while running with ``sasl_users``."""
+        if not self.sasl_users or self._running_pid() is None:
+            return None
+        return _advertised(self.config_path, "SASL_PLAINTEXT")
 
     def _choose_ports(self) -> tuple[int, int]:
         port = self.port if self.port is not None else self._previous_or_free_port()
@@ -505,7 +559,11 @@ class LocalKafka:
 
     def _prepare_state(self, port: int, controller_port: int) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        self.config_path.write_text(_server_properties(port, controller_port, self._data_dir))
+        sasl_port = free_port(exclude=port) if self.sasl_users else None
+        while sasl_port == controller_port:
+            sasl_port = free_port(exclude=port)
+        properties = _server_properties(port, controller_port, self._data_dir, sasl_port)
+        self.config_path.write_text(properties)
         self._log4j_path.write_text(_LOG4J2_PROPERTIES)
 
     def _java_command(self, java: str, libs: Path, main: str, *args: str) -> list[str]:
@@ -552,6 +610,42 @@ class LocalKafka:
                     f"The local Kafka broker did not answer a metadata request on {bootstrap} "
                     f"within {timeout:.0f} s and was stopped. A slow machine may need a longer "
                     f"timeout (--timeout). Broker log: {self.log_path}; its last lines:\n"
+                    f"{_file_tail(self.log_path)}"
+                )
+            time.sleep(0.25)
+
+    def _add_scram_users(self, bootstrap: str, deadline: float, timeout: float) -> None:
+        """Store the users' SCRAM credentials (through the plaintext listener), then wait
+        until the first of them can log in on the SASL listener."""
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="crmstream-local-kafka")
+        failed: dict[str, str] = {}
+        try:
+            for mechanism in SCRAM_MECHANISMS:  # one credential of a user per request
+                errors = admin.alter_user_scram_credentials(
+                    [
+                        UserScramCredentialUpsertion(name, mechanism, password)
+                        for name, password in self.sasl_users.items()
+                    ]
+                )
+                failed |= {name: error for name, error in errors.items() if error}
+        finally:
+            admin.close()
+        if failed:
+            raise LocalKafkaError(f"The local Kafka broker refused SCRAM users: {failed}")
+        name, password = next(iter(self.sasl_users.items()))
+        sasl_bootstrap = _advertised(self.config_path, "SASL_PLAINTEXT") or ""
+        login = {
+            "security_protocol": "SASL_PLAINTEXT",
+            "sasl_mechanism": SCRAM_MECHANISMS[0],
+            "sasl_plain_username": name,
+            "sasl_plain_password": password,
+        }
+        while not _answers_metadata(sasl_bootstrap, **login):
+            self._raise_if_exited()
+            if time.monotonic() >= deadline:
+                raise LocalKafkaError(
+                    f"SCRAM user {name!r} could not log in on {sasl_bootstrap} within "
+                    f"{timeout:.0f} s. Broker log: {self.log_path}; its last lines:\n"
                     f"{_file_tail(self.log_path)}"
                 )
             time.sleep(0.25)

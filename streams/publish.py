@@ -30,6 +30,7 @@ from rich.progress import (
 )
 
 from streams.generator import GroundTruth
+from streams.kafka_security import KafkaOptions, connect
 
 __all__ = [
     "KafkaMessage",
@@ -188,17 +189,19 @@ def publish_events(
     rate: float | None,
     progress: bool,
     total: int | None = None,
+    security: KafkaOptions | None = None,
 ) -> PublishReport:
     """Send every event to ``topic``, wait for all acknowledgements, and report.
 
     Keys and values go as they are (an event without a key goes without one, as a broken
     producer would send it). ``rate`` limits events per second when given; ``progress``
     shows a progress bar (pass ``sys.stdout.isatty()``), ``total`` lets it show an ETA.
+    ``security`` None connects as the environment's settings say (see kafka_security).
     Raises :class:`PublishError` after flushing if any event was not acknowledged.
     """
     bucket = TokenBucket(rate) if rate is not None else None
     outcomes = _Outcomes()
-    producer = KafkaProducer(bootstrap_servers=bootstrap_servers, **_PRODUCER_SETTINGS)
+    producer = connect(KafkaProducer, bootstrap_servers, security, **_PRODUCER_SETTINGS)
     started = time.monotonic()
     handed_over = 0
     close_timeout = _ABORT_CLOSE_TIMEOUT_S  # unless we get to the end, don't hang on Ctrl-C

@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import Literal
 
 import phonenumbers
-from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.native import DEFAULT_MAX_MESSAGE_BYTES
@@ -22,6 +30,8 @@ ENV_PREFIX = "CRMSTREAM_"
 InputFormat = Literal["auto", "native", "salesforce", "debezium", "hubspot"]
 _HOST_PORT = re.compile(r"^[A-Za-z0-9_.\-\[\]:]+:\d{1,5}$")
 _TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9._\-]*$")
+KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
 
 class ConfigurationError(Exception):
@@ -39,6 +49,38 @@ class Settings(BaseSettings):
             "CRMSTREAM_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS"
         ),
         description="Comma-separated host:port list of the Kafka brokers.",
+    )
+    kafka_security_protocol: KafkaSecurityProtocol = Field(
+        default="PLAINTEXT",
+        description="How every Kafka client connects: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.",
+    )
+    kafka_sasl_mechanism: SaslMechanism | None = Field(
+        default=None,
+        description="SASL mechanism (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512); "
+        "required with a SASL protocol.",
+    )
+    kafka_sasl_username: str | None = Field(default=None, description="SASL user name.")
+    kafka_sasl_password: SecretStr | None = Field(
+        default=None, description="SASL password; never printed or logged."
+    )
+    kafka_sasl_password_file: Path | None = Field(
+        default=None,
+        description="File holding the SASL password (a Docker or Kubernetes secret), "
+        "instead of CRMSTREAM_KAFKA_SASL_PASSWORD.",
+    )
+    kafka_ssl_cafile: Path | None = Field(
+        default=None,
+        description="PEM file of the CA certificates that sign the brokers' certificates "
+        "(default: the system's trusted CAs).",
+    )
+    kafka_ssl_certfile: Path | None = Field(
+        default=None, description="PEM client certificate, for brokers that require TLS clients."
+    )
+    kafka_ssl_keyfile: Path | None = Field(
+        default=None, description="PEM private key of the client certificate."
+    )
+    kafka_ssl_check_hostname: bool = Field(
+        default=True, description="Whether the broker certificate must name the broker's host."
     )
     app_id: str = Field(
         default="crmstream",
@@ -187,6 +229,9 @@ class Settings(BaseSettings):
         "promotion decision.",
     )
 
+    # The password read from CRMSTREAM_KAFKA_SASL_PASSWORD_FILE at start-up.
+    _kafka_sasl_password_from_file: SecretStr | None = PrivateAttr(default=None)
+
     @field_validator("model_tier_cuts")
     @classmethod
     def _descending_cuts(cls, cuts: tuple[int, int, int]) -> tuple[int, int, int]:
@@ -202,6 +247,20 @@ class Settings(BaseSettings):
                 "CRMSTREAM_MATCH_REVIEW_THRESHOLD must not exceed "
                 "CRMSTREAM_MATCH_DUPLICATE_THRESHOLD"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _kafka_security(self) -> Settings:
+        if self.kafka_sasl_password is not None and self.kafka_sasl_password_file is not None:
+            raise ValueError(
+                "set CRMSTREAM_KAFKA_SASL_PASSWORD or CRMSTREAM_KAFKA_SASL_PASSWORD_FILE, not both"
+            )
+        if self.kafka_sasl_password_file is not None:
+            self._kafka_sasl_password_from_file = _read_secret(self.kafka_sasl_password_file)
+        if self.kafka_security_protocol.startswith("SASL_"):
+            _require_sasl(self)
+        if self.kafka_security_protocol.endswith("SSL"):
+            _require_ssl_files(self)
         return self
 
     @field_validator("kafka_bootstrap_servers")
@@ -240,6 +299,54 @@ class Settings(BaseSettings):
             )
         return self.kafka_bootstrap_servers
 
+    @property
+    def kafka_sasl_secret(self) -> SecretStr | None:
+        """The SASL password, from the variable or the file; ``.get_secret_value()`` reveals it."""
+        return self.kafka_sasl_password or self._kafka_sasl_password_from_file
+
+
+def _read_secret(path: Path) -> SecretStr:
+    """A secret file as Docker and Kubernetes mount it: the value, maybe a final newline."""
+    try:
+        value = path.read_text().removesuffix("\n").removesuffix("\r")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        message = f"CRMSTREAM_KAFKA_SASL_PASSWORD_FILE: cannot read {path}: {reason}"
+        raise ValueError(message) from None
+    if not value:
+        raise ValueError(f"CRMSTREAM_KAFKA_SASL_PASSWORD_FILE: {path} is empty")
+    return SecretStr(value)
+
+
+def _require_sasl(settings: Settings) -> None:
+    protocol = settings.kafka_security_protocol
+    missing = [
+        variable
+        for variable, value in (
+            ("CRMSTREAM_KAFKA_SASL_MECHANISM", settings.kafka_sasl_mechanism),
+            ("CRMSTREAM_KAFKA_SASL_USERNAME", settings.kafka_sasl_username),
+            (
+                "CRMSTREAM_KAFKA_SASL_PASSWORD (or CRMSTREAM_KAFKA_SASL_PASSWORD_FILE)",
+                settings.kafka_sasl_secret,
+            ),
+        )
+        if not value
+    ]
+    if missing:
+        raise ValueError(f"CRMSTREAM_KAFKA_SECURITY_PROTOCOL={protocol} needs {', '.join(missing)}")
+
+
+def _require_ssl_files(settings: Settings) -> None:
+    for variable, path in (
+        ("CRMSTREAM_KAFKA_SSL_CAFILE", settings.kafka_ssl_cafile),
+        ("CRMSTREAM_KAFKA_SSL_CERTFILE", settings.kafka_ssl_certfile),
+        ("CRMSTREAM_KAFKA_SSL_KEYFILE", settings.kafka_ssl_keyfile),
+    ):
+        if path is not None and not path.is_file():
+            raise ValueError(f"{variable}: no such file: {path}")
+    if settings.kafka_ssl_keyfile is not None and settings.kafka_ssl_certfile is None:
+        raise ValueError("CRMSTREAM_KAFKA_SSL_KEYFILE needs CRMSTREAM_KAFKA_SSL_CERTFILE")
+
 
 def load_settings() -> Settings:
     """Read the environment, turning validation errors into one readable message."""
@@ -248,6 +355,9 @@ def load_settings() -> Settings:
     except ValidationError as exc:
         problems = [
             f"  {_variable_name(error['loc'])}: {error['msg']}"
+            if error["loc"]
+            # Errors across settings name their variables in the message itself.
+            else f"  {error['msg'].removeprefix('Value error, ')}"
             for error in exc.errors(include_input=False, include_url=False)
         ]
         raise ConfigurationError("invalid configuration:\n" + "\n".join(problems)) from None

@@ -12,17 +12,23 @@ from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 
+from streams.kafka_security import KafkaOptions, connect
+
 Offsets = dict[TopicPartition, int]
 
 
-def _consumer(bootstrap_servers: str) -> KafkaConsumer:
-    return KafkaConsumer(
-        bootstrap_servers=bootstrap_servers,
+def _consumer(bootstrap_servers: str, security: KafkaOptions | None) -> KafkaConsumer:
+    """``security`` None connects as the environment's settings say (see kafka_security)."""
+    consumer: KafkaConsumer = connect(
+        KafkaConsumer,
+        bootstrap_servers,
+        security,
         enable_auto_commit=False,
         group_id=None,
         client_id="crmstream-reader",
         max_partition_fetch_bytes=16 * 1_048_576,
     )
+    return consumer
 
 
 def topic_partitions(consumer: KafkaConsumer, topics: Iterable[str]) -> list[TopicPartition]:
@@ -34,9 +40,11 @@ def topic_partitions(consumer: KafkaConsumer, topics: Iterable[str]) -> list[Top
     ]
 
 
-def end_offsets(bootstrap_servers: str, topics: Iterable[str]) -> Offsets:
+def end_offsets(
+    bootstrap_servers: str, topics: Iterable[str], *, security: KafkaOptions | None = None
+) -> Offsets:
     """Where each partition ends now: read from here to see only what comes next."""
-    consumer = _consumer(bootstrap_servers)
+    consumer = _consumer(bootstrap_servers, security)
     try:
         return dict(consumer.end_offsets(topic_partitions(consumer, topics)))
     finally:
@@ -51,13 +59,14 @@ def read_records(
     timeout: float,
     start: Offsets | None = None,
     settle: float = 2.0,
+    security: KafkaOptions | None = None,
 ) -> list[Any]:
     """Read until ``expected`` records arrived (then ``settle`` s more, to catch duplicates).
 
     Returns early with fewer records when ``timeout`` runs out, so the caller can report
     what is missing rather than hang.
     """
-    consumer = _consumer(bootstrap_servers)
+    consumer = _consumer(bootstrap_servers, security)
     try:
         partitions = topic_partitions(consumer, topics)
         consumer.assign(partitions)
@@ -83,10 +92,11 @@ def first_value(
     *,
     start: Offsets,
     timeout: float,
+    security: KafkaOptions | None = None,
 ) -> bytes | None:
     """The first value of ``topic`` after ``start`` that ``accept`` takes, or ``None`` when
     none came within ``timeout`` seconds: waiting for the answer to a request."""
-    consumer = _consumer(bootstrap_servers)
+    consumer = _consumer(bootstrap_servers, security)
     try:
         partitions = topic_partitions(consumer, [topic])
         consumer.assign(partitions)
@@ -105,7 +115,12 @@ def first_value(
 
 
 def wait_until_quiet(
-    bootstrap_servers: str, topics: Iterable[str], *, quiet: float, timeout: float
+    bootstrap_servers: str,
+    topics: Iterable[str],
+    *,
+    quiet: float,
+    timeout: float,
+    security: KafkaOptions | None = None,
 ) -> bool:
     """Wait until nothing is written to ``topics`` for ``quiet`` seconds (False on timeout).
 
@@ -114,11 +129,11 @@ def wait_until_quiet(
     """
     names = list(topics)
     deadline = time.monotonic() + timeout
-    last = end_offsets(bootstrap_servers, names)
+    last = end_offsets(bootstrap_servers, names, security=security)
     still_since = time.monotonic()
     while time.monotonic() < deadline:
         time.sleep(min(0.5, quiet / 4))
-        now = end_offsets(bootstrap_servers, names)
+        now = end_offsets(bootstrap_servers, names, security=security)
         if now != last:
             last, still_since = now, time.monotonic()
         elif time.monotonic() - still_since >= quiet:

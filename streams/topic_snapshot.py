@@ -12,6 +12,7 @@ import time
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
+from streams.kafka_security import KafkaOptions, connect
 from streams.topic_reader import topic_partitions
 
 Message = tuple[str, bytes | None]  # where it was (partition and offset), its value
@@ -22,12 +23,18 @@ class TopicReadError(Exception):
 
 
 def read_topic_to_end(
-    bootstrap_servers: str, topic: str, *, timeout: float = 60.0
+    bootstrap_servers: str,
+    topic: str,
+    *,
+    timeout: float = 60.0,
+    security: KafkaOptions | None = None,
 ) -> list[Message]:
     """Every message of ``topic`` up to its current end; raises after ``timeout`` s stuck."""
     try:
-        consumer = KafkaConsumer(
-            bootstrap_servers=bootstrap_servers,
+        consumer = connect(
+            KafkaConsumer,
+            bootstrap_servers,
+            security,
             enable_auto_commit=False,
             group_id=None,
             client_id="crmstream-report",
