@@ -17,23 +17,21 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import orjson
 
+from bench.broker import kafka_broker
 from models.matching.evaluation import Pair, PairQuality, coexisting, pair_quality
 from schemas.duplicates import Decision
 from schemas.mapping import DEFAULT_FIELD_MAPPING
 from streams.deployment import Deployment, count_changes
 from streams.generator import CrmSimulation, record_lifetimes
-from streams.local_kafka import LocalKafka
 from streams.publish import publish_events
 from streams.topic_reader import read_records, wait_until_quiet
 from streams.topics import Topic
@@ -142,16 +140,6 @@ def _same_type(pair: Pair) -> bool:
     return len({key.partition(":")[0] for key in pair}) == 1
 
 
-@contextlib.contextmanager
-def _broker(workdir: Path) -> Iterator[str]:
-    configured = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if configured:
-        yield configured
-        return
-    with LocalKafka(workdir / "broker") as bootstrap:
-        yield bootstrap
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=DEFAULT_EVENTS)
@@ -167,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     truth = generated_truth(args.seed, args.events)
     with (
         tempfile.TemporaryDirectory(prefix="crmstream-bench-") as tmp,
-        _broker(Path(tmp)) as bootstrap,
+        kafka_broker(Path(tmp)) as bootstrap,
     ):
         run = run_stream(
             bootstrap,

@@ -35,9 +35,12 @@ def crmstream_command() -> list[str]:
 class WorkerProcess:
     """Runs ``crmstream worker`` with the given environment, its output in ``log_path``."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(
+        self, env: dict[str, str], log_path: Path, *, command: Sequence[str] | None = None
+    ) -> None:
         self.env = {**os.environ, **env}
         self.log_path = log_path
+        self.command = [*crmstream_command(), "worker"] if command is None else list(command)
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
@@ -45,13 +48,19 @@ class WorkerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("wb")
         self._process = subprocess.Popen(
-            [*crmstream_command(), "worker"],
+            self.command,
             env=self.env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # Ctrl-C in the terminal reaches us, we stop the worker
         )
+
+    @property
+    def pid(self) -> int:
+        if self._process is None:
+            raise RuntimeError("the process has not been started")
+        return self._process.pid
 
     @property
     def returncode(self) -> int | None:
