@@ -15,9 +15,10 @@ then, for each of ``R`` runs (median reported):
   (``bench.ceilings aiokafka``).
 
 Then a **latency** run: the pipeline fed at half its measured rate (``--latency-seconds`` of
-traffic), end-to-end latency from handing a message to the producer to reading its enriched
-record on ``crm.enriched``, p50/p95/p99. With ``--workers 2`` the pipeline is also measured
-with two workers and the speed-up reported. The last line printed is a JSON object.
+traffic), end-to-end latency from handing a message to the producer (its CreateTime, with no
+producer linger) to reading its enriched record on ``crm.enriched``, p50/p95/p99. With
+``--workers 2`` the pipeline is also measured with two workers and the speed-up reported.
+The last line printed is a JSON object.
 
 The broker is ``KAFKA_BOOTSTRAP_SERVERS`` when set, else one started here and stopped after.
 """
@@ -32,7 +33,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,7 @@ from streams.deployment import Deployment, count_changes
 from streams.generator import CrmSimulation, GeneratedEvent
 from streams.kafka_admin import ensure_topics
 from streams.publish import publish_events
-from streams.topic_reader import end_offsets, topic_partitions
+from streams.topic_reader import end_offsets, read_records, topic_partitions
 from streams.topics import Topic, TopicSpec
 from streams.worker_process import WorkerProcess, wait_until_ready
 
@@ -247,22 +248,16 @@ def measure_round(
 def measure_latency(
     bootstrap: str, workdir: Path, generated: list[GeneratedEvent], rate: float
 ) -> Latency:
-    """The pipeline fed ``generated`` at ``rate`` events/s: producer hand-over to enriched
-    record read, per first change of each message."""
+    """The pipeline fed ``generated`` at ``rate`` events/s, without producer linger: from an
+    input message's CreateTime (set when it is handed to the producer) to reading its enriched
+    record on ``crm.enriched``, per first change of each valid message."""
     run_id = uuid.uuid4().hex[:8]
     deployment = Deployment.create(
         bootstrap, (f"bench-{run_id}.crm.", f"crmstream-bench-{run_id}"), workdir / run_id
     )
-    sent_at: dict[str, float] = {}
     received_at: dict[str, float] = {}
     enriched = deployment.topic(Topic.ENRICHED)
     stop = threading.Event()
-
-    def timed(events: list[GeneratedEvent]) -> Iterator[GeneratedEvent]:
-        for event in events:
-            if event.event_id is not None and event.expected_error is None:
-                sent_at[event.event_id] = time.time()
-            yield event
 
     def read() -> None:
         consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
@@ -278,20 +273,31 @@ def measure_latency(
                     received_at.setdefault(event_id, now)
         consumer.close()
 
+    timed = {
+        event.value: event.event_id
+        for event in generated
+        if event.event_id is not None and event.expected_error is None and event.value
+    }
     with deployment.worker() as worker:
         wait_until_ready([worker])
         reader = threading.Thread(target=read, daemon=True)
         reader.start()
         time.sleep(1.0)  # the reader is at the end of the topic
         publish_events(
-            timed(generated), bootstrap_servers=bootstrap, topic=deployment.topic(Topic.CHANGES),
-            rate=rate, progress=False,
+            generated, bootstrap_servers=bootstrap, topic=deployment.topic(Topic.CHANGES),
+            rate=rate, progress=False, linger_ms=0,
         )  # fmt: skip
         deadline = time.monotonic() + 120.0
-        while time.monotonic() < deadline and not set(sent_at) <= set(received_at):
+        while time.monotonic() < deadline and not set(timed.values()) <= set(received_at):
             time.sleep(0.5)
         stop.set()
         reader.join(timeout=10)
+    inputs = read_records(
+        bootstrap, [deployment.topic(Topic.CHANGES)], expected=len(generated), timeout=60, settle=0
+    )
+    sent_at = {
+        timed[record.value]: record.timestamp / 1000.0 for record in inputs if record.value in timed
+    }
     latencies = sorted(
         1000.0 * (received_at[event_id] - sent) for event_id, sent in sent_at.items()
         if event_id in received_at

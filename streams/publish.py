@@ -46,10 +46,10 @@ __all__ = [
 # make every downstream count wrong.
 _PRODUCER_SETTINGS: dict[str, Any] = {
     "acks": "all",
-    "linger_ms": 20,
     "batch_size": 256 * 1024,
     "client_id": "crmstream-generator",
 }
+_LINGER_MS = 20
 _FLUSH_TIMEOUT_S = 120.0
 _ABORT_CLOSE_TIMEOUT_S = 5.0
 _PROGRESS_EVERY = 200  # events between progress-bar refreshes; rich is slow per call
@@ -190,6 +190,7 @@ def publish_events(
     progress: bool,
     total: int | None = None,
     security: KafkaOptions | None = None,
+    linger_ms: int = _LINGER_MS,
 ) -> PublishReport:
     """Send every event to ``topic``, wait for all acknowledgements, and report.
 
@@ -197,11 +198,14 @@ def publish_events(
     producer would send it). ``rate`` limits events per second when given; ``progress``
     shows a progress bar (pass ``sys.stdout.isatty()``), ``total`` lets it show an ETA.
     ``security`` None connects as the environment's settings say (see kafka_security).
+    ``linger_ms`` is how long the producer waits to fill a batch (0 to time latency).
     Raises :class:`PublishError` after flushing if any event was not acknowledged.
     """
     bucket = TokenBucket(rate) if rate is not None else None
     outcomes = _Outcomes()
-    producer = connect(KafkaProducer, bootstrap_servers, security, **_PRODUCER_SETTINGS)
+    producer = connect(
+        KafkaProducer, bootstrap_servers, security, **_PRODUCER_SETTINGS, linger_ms=linger_ms
+    )
     started = time.monotonic()
     handed_over = 0
     close_timeout = _ABORT_CLOSE_TIMEOUT_S  # unless we get to the end, don't hang on Ctrl-C
