@@ -11,6 +11,7 @@ from typing import Any
 
 import faust
 import orjson
+from faust.types import TableT
 from pydantic import BaseModel, ValidationError
 
 from models.matching import MatchRecord
@@ -195,7 +196,7 @@ async def apply_changes(stream: faust.StreamT[bytes]) -> None:
             await _park_internal_failure(event, exc)
             continue
         if state is not None:
-            matches_table[key] = state.model_dump_json().encode()
+            _store_if_changed(matches_table, key, stored, state.model_dump_json().encode())
         await _send(effects)
         if scoring is not None:
             await _send_scoring(scoring)
@@ -366,6 +367,15 @@ _model_cache = _ModelCache()
 
 def _judge() -> LearnedMatcher:
     return _model_cache.current()
+
+
+def _store_if_changed(
+    table: TableT[bytes, bytes], key: bytes, stored: bytes | None, value: bytes
+) -> None:
+    """Write ``value`` unless the table already holds it: every write is a changelog message,
+    and most events (an answer that finds nothing, a redelivery) leave the state as it was."""
+    if value != stored:
+        table[key] = value
 
 
 def _json(message: BaseModel) -> bytes:

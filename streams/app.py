@@ -90,6 +90,7 @@ app = faust.App(
     value_serializer="raw",
     processing_guarantee=settings.processing_guarantee,
     consumer_auto_offset_reset="earliest",
+    producer_linger=settings.producer_linger_ms / 1000.0,
     # Table changelogs (blocks, match state) may outgrow a small inbound limit, and model
     # checkpoints the broker's own default limit of 1 MiB (their topics allow more).
     producer_max_request_size=max(deadletter_max_bytes(settings), MODEL_CHECKPOINT_MAX_BYTES),

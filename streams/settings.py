@@ -105,6 +105,14 @@ class Settings(BaseSettings):
     processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(
         default="at_least_once", description="Faust processing guarantee."
     )
+    producer_linger_ms: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1000.0,
+        description="Milliseconds the worker's producer waits to fill a batch. Each input "
+        "passes four internal hops, so a linger adds up to four times its value to the "
+        "latency; 5 ms saved 2-5% CPU per event in bench.throughput.",
+    )
     web_host: str = Field(
         default="127.0.0.1", description="Interface the worker's web server (metrics) binds to."
     )
