@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -77,6 +78,21 @@ class Bus:
         while busy := [queue for queue in self.queues.values() if queue]:
             queue = rng.choice(busy)
             self._deliver(queue.popleft())
+
+    def run_one(self, queue: tuple[str, str]) -> None:
+        """Deliver the next message of one queue only."""
+        self._deliver(self.queues[queue].popleft())
+
+    def drop(self, topic: str, lost: Callable[[Any], bool]) -> int:
+        """Lose the queued messages of ``topic`` that ``lost`` picks, as a crash can."""
+        dropped = 0
+        for (queued_topic, _), queue in self.queues.items():
+            if queued_topic == topic:
+                kept = [message for message in queue if not lost(message)]
+                dropped += len(queue) - len(kept)
+                queue.clear()
+                queue.extend(kept)
+        return dropped
 
     def _deliver(self, message: Any) -> None:
         now = T0 + timedelta(days=1)
@@ -328,3 +344,24 @@ def test_a_saturated_block_is_never_compared_again() -> None:
     block = bus.blocks["phone:+14155550199"]
     assert block.saturated
     assert not block.members
+
+
+def test_a_change_redelivered_after_a_crash_asks_the_blocks_again() -> None:
+    """A crash kept the state of a change (its round asked the blocks) but lost its index
+    requests, then the change came again (its offset was not committed): the round must
+    not wait forever, nor the enriched records queued behind it."""
+    bus = Bus(seed=1)
+    bus.change("contact", "c1", **ADA)
+    bus.run()
+    bus.change("contact", "c2", **ADA)
+    [change] = bus.queues[("changes", "contact:c2")]
+    bus.run_one(("changes", "contact:c2"))
+    lost = bus.drop("blocks", lambda request: request.record_key == "contact:c2")
+    assert lost, "the round asked its blocks"
+    bus.send("changes", "contact:c2", change)  # the redelivery
+    bus.run()
+    c2 = [e for e in bus.enriched if e.record.entity_id == "c2"]
+    assert [e.merge_outcome.value for e in c2] == ["applied", "redelivered"]
+    assert bus.pairs() == {frozenset({"contact:c1", "contact:c2"})}
+    assert c2[0].duplicates is not None
+    assert c2[0].duplicates.duplicate_of == RecordRef.parse("contact:c1")

@@ -54,6 +54,7 @@ from models.matching.matcher import DuplicateMatcher
 from models.matching.profile import Profile
 from schemas.duplicates import Decision, DuplicateEvent, DuplicateVerdict, RecordRef
 from schemas.enrich import EnrichedRecord
+from schemas.record import MergeOutcome
 
 VERSIONS_KEPT: Final = 3
 """Versions of a record a block compares with: enough for the usual few identity changes."""
@@ -381,6 +382,8 @@ def on_record(
             return None, effects
         root = Root(since=record.created_at, key=key)
         state = MatchState(key=key, created_at=record.created_at, cluster=root)
+    if enriched.merge_outcome is MergeOutcome.REDELIVERED:
+        effects.index_requests.extend(_asked_again(state))
     if record.deleted or record.merged_into is not None:
         state = _gone(state, enriched.change.occurred_at, now, effects)
         return _queue(
@@ -411,6 +414,34 @@ def on_record(
     )
     waiting = Pending(seq=seq, matching=True, awaiting=new_keys, enriched=_json(enriched))
     return _queue(state, waiting, judge, now, effects)
+
+
+def _asked_again(state: MatchState) -> list[IndexRequest]:
+    """The requests of every round still waiting for blocks, to send again.
+
+    A change comes again after a crash when its input offset was not committed; its state
+    writes may have reached the changelog while some of its index requests did not (they are
+    separate messages, on other partitions). The state then says "asked" and the redelivered
+    change would ask nothing, so the round, and every enriched record queued behind it, would
+    wait forever. Asking again is safe: a block answers every request, and an answer that is
+    no longer awaited is ignored. The member is the record as it stands, the version the
+    blocks are to keep anyway.
+    """
+    member = Member(
+        key=state.key, created_at=state.created_at, cluster=state.cluster, profiles=[state.profile]
+    )
+    return [
+        IndexRequest(
+            block_key=block_key,
+            record_key=state.key,
+            seq=waiting.seq,
+            at=EnrichedRecord.model_validate_json(waiting.enriched).change.occurred_at,
+            member=member,
+        )
+        for waiting in state.pending
+        if waiting.matching
+        for block_key in waiting.awaiting
+    ]
 
 
 def on_answer(
