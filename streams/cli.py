@@ -181,7 +181,10 @@ def replay_dead_letters(
     to_topic: str | None = typer.Option(None, help="Send here instead of the source topic."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Count, send nothing, remember nothing."),
 ) -> None:
-    """Re-submit parked originals to their source topic after a fix; each letter only once."""
+    """Re-submit parked originals to their source topic after a fix; each letter only once.
+
+    Letters a run with --code leaves alone stay for a later run, with other codes or none.
+    """
     from kafka.errors import KafkaError
 
     from streams.deadletter_replay import replay_dead_letters as replay
@@ -197,14 +200,15 @@ def replay_dead_letters(
             to_topic=to_topic,
             dry_run=dry_run,
         )
-    except (ConfigurationError, KafkaError) as exc:
+    except (ConfigurationError, KafkaError, ValueError) as exc:
         fail(str(exc))
     verb = "would re-submit" if dry_run else "re-submitted"
     sent = ", ".join(f"{n} to {t}" for t, n in sorted(report.resubmitted.items())) or "none"
     kept = ", ".join(f"{n} {why}" for why, n in sorted(report.not_replayable.items())) or "none"
     typer.echo(
         f"read {report.read} dead letter(s): {verb} {sent}; "
-        f"{report.filtered_out} filtered out; not replayable: {kept}"
+        f"{report.filtered_out} filtered out; {report.handled_before} handled by an earlier "
+        f"run with --code; not replayable: {kept}"
     )
 
 
