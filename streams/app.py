@@ -100,6 +100,10 @@ app = faust.App(
     datadir=str(settings.data_dir),
     store=f"{settings.table_store}://",
     web_enabled=True,
+    # Faust's /table pages read any table key over HTTP (records hold names, emails and
+    # phones) and /router names every worker: neither is for a metrics port.
+    web_tables_enabled=False,
+    web_router_enabled=False,
     web_bind=settings.web_host,
     web_host=settings.web_host,
     web_port=settings.web_port,
