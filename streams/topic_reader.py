@@ -7,7 +7,7 @@ topics from known offsets, with no consumer group (nothing to commit, nothing to
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
@@ -17,8 +17,12 @@ from streams.kafka_security import KafkaOptions, connect
 Offsets = dict[TopicPartition, int]
 
 
-def _consumer(bootstrap_servers: str, security: KafkaOptions | None) -> KafkaConsumer:
-    """``security`` None connects as the environment's settings say (see kafka_security)."""
+def _consumer(
+    bootstrap_servers: str, security: KafkaOptions | None, *, read_committed: bool = False
+) -> KafkaConsumer:
+    """``security`` None connects as the environment's settings say (see kafka_security);
+    ``read_committed`` hides what transactions wrote until they commit, and what they aborted
+    for good (what a downstream consumer of an ``exactly_once`` worker must read with)."""
     consumer: KafkaConsumer = connect(
         KafkaConsumer,
         bootstrap_servers,
@@ -27,6 +31,7 @@ def _consumer(bootstrap_servers: str, security: KafkaOptions | None) -> KafkaCon
         group_id=None,
         client_id="crmstream-reader",
         max_partition_fetch_bytes=16 * 1_048_576,
+        isolation_level="read_committed" if read_committed else "read_uncommitted",
     )
     return consumer
 
@@ -66,21 +71,56 @@ def read_records(
     Returns early with fewer records when ``timeout`` runs out, so the caller can report
     what is missing rather than hang.
     """
-    consumer = _consumer(bootstrap_servers, security)
+    records: list[Any] = []
+
+    def take(batch: Sequence[Any]) -> bool:
+        records.extend(batch)
+        return len(records) >= expected
+
+    read_until(
+        bootstrap_servers,
+        topics,
+        take,
+        timeout=timeout,
+        start=start,
+        settle=settle,
+        security=security,
+    )
+    return records
+
+
+def read_until(
+    bootstrap_servers: str,
+    topics: Iterable[str],
+    take: Callable[[Sequence[Any]], bool],
+    *,
+    timeout: float,
+    start: Offsets | None = None,
+    settle: float = 2.0,
+    read_committed: bool = False,
+    security: KafkaOptions | None = None,
+) -> bool:
+    """Hand the records of each poll (maybe none) to ``take`` until it answers True (then
+    ``settle`` s more, to catch duplicates); False if ``timeout`` ran out first.
+
+    For readers that know what they wait for better than a count does: after a crash the
+    outputs hold repeats, so "as many records as inputs" comes before the last input's.
+    """
+    consumer = _consumer(bootstrap_servers, security, read_committed=read_committed)
     try:
         partitions = topic_partitions(consumer, topics)
         consumer.assign(partitions)
         for partition in partitions:
             consumer.seek(partition, (start or {}).get(partition, 0))
-        records: list[Any] = []
         deadline = time.monotonic() + timeout
         settled_at: float | None = None
         while time.monotonic() < min(deadline, settled_at or deadline):
-            for batch in consumer.poll(timeout_ms=200).values():
-                records.extend(batch)
-            if settled_at is None and len(records) >= expected:
+            polled = [
+                record for batch in consumer.poll(timeout_ms=200).values() for record in batch
+            ]
+            if take(polled) and settled_at is None:
                 settled_at = time.monotonic() + settle
-        return records
+        return settled_at is not None
     finally:
         consumer.close()
 

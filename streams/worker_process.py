@@ -82,6 +82,19 @@ class WorkerProcess:
             self._log.close()
         return process.returncode
 
+    def kill(self) -> int:
+        """SIGKILL, as ``kill -9`` or the OOM killer would: no shutdown, no last commit or
+        flush. For the fault-tolerance tests, which must see what a crash leaves behind."""
+        process = self._process
+        if process is None:
+            raise RuntimeError("the process has not been started")
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)  # its own session: the whole group
+        process.wait()
+        if self._log is not None:
+            self._log.close()
+        return process.returncode
+
     @property
     def ready(self) -> bool:
         """Whether the worker answers 200 on ``/ready``: partitions assigned, tables
