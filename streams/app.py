@@ -50,7 +50,7 @@ from streams.topics import (
     MODEL_CHECKPOINT_MAX_BYTES,
     Table,
     Topic,
-    deadletter_max_bytes,
+    record_max_bytes,
     table_partitions,
     topic_name,
     topic_specs,
@@ -91,9 +91,10 @@ app = faust.App(
     processing_guarantee=settings.processing_guarantee,
     consumer_auto_offset_reset="earliest",
     producer_linger=settings.producer_linger_ms / 1000.0,
-    # Table changelogs (blocks, match state) may outgrow a small inbound limit, and model
-    # checkpoints the broker's own default limit of 1 MiB (their topics allow more).
-    producer_max_request_size=max(deadletter_max_bytes(settings), MODEL_CHECKPOINT_MAX_BYTES),
+    # Enriched records and table changelogs (records, match state) may outgrow the inbound
+    # limit, and model checkpoints the broker's own default limit of 1 MiB (their topics
+    # allow more: see streams.topics).
+    producer_max_request_size=max(record_max_bytes(settings), MODEL_CHECKPOINT_MAX_BYTES),
     topic_partitions=settings.topic_partitions,
     topic_replication_factor=settings.topic_replication_factor,
     topic_disable_leader=True,

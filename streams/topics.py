@@ -16,6 +16,8 @@ from streams.settings import Settings
 
 # Base64 grows bytes by 4/3; the margin covers the JSON around the parked original.
 _DEADLETTER_OVERHEAD_BYTES = 64 * 1024
+# Kafka's own default message.max.bytes: topics never get a smaller limit than that.
+_BROKER_DEFAULT_MAX_BYTES = 1_048_588
 
 
 class Topic(StrEnum):
@@ -44,6 +46,8 @@ class Topic(StrEnum):
     MODELS = "models"  # every checkpoint for model_history_days, keyed by model:version
 
 
+# Topics whose messages carry a whole change or record (see record_max_bytes).
+_WHOLE_RECORDS: frozenset[Topic] = frozenset({Topic.ROUTED, Topic.ENRICHED})
 # One learner keeps each learned model consistent: its topic has one partition. The model
 # checkpoints are one value per model, read whole: one partition too.
 _SINGLE_PARTITION: frozenset[Topic] = frozenset(
@@ -90,6 +94,19 @@ def deadletter_max_bytes(settings: Settings) -> int:
     return (settings.max_message_bytes * 4) // 3 + _DEADLETTER_OVERHEAD_BYTES
 
 
+def record_max_bytes(settings: Settings) -> int:
+    """Large enough for a message that carries whole records made of accepted input.
+
+    An enriched record holds the change and the merged record (each as large as an inbound
+    message), and a record's match state holds the enriched records waiting for their
+    matching round; with the broker's default limit of 1 MiB, an accepted message of half
+    that size already made its enriched record unsendable, and the change was lost.
+    """
+    return max(
+        _BROKER_DEFAULT_MAX_BYTES, 4 * settings.max_message_bytes + _DEADLETTER_OVERHEAD_BYTES
+    )
+
+
 def changelog_name(settings: Settings, table: Table) -> str:
     """The changelog topic Faust gives a table of this app."""
     return f"{settings.app_id}-{table.value}-changelog"
@@ -109,6 +126,8 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         config: dict[str, str] = {}
         if topic is Topic.DEADLETTER:
             config = {"max.message.bytes": str(deadletter_max_bytes(settings))}
+        elif topic in _WHOLE_RECORDS:
+            config = {"max.message.bytes": str(record_max_bytes(settings))}
         elif topic is Topic.MODEL_LEARNING:
             config = checkpoint_size
         elif topic is Topic.MODELS:
@@ -125,12 +144,18 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
                 config=config,
             )
         )
+    records = {"cleanup.policy": "compact", "max.message.bytes": str(record_max_bytes(settings))}
+    changelog_configs = {
+        Table.OUTCOME_MODELS: checkpoints,
+        Table.RECORDS: records,
+        Table.MATCHES: records,
+    }
     specs.extend(
         TopicSpec(
             name=changelog_name(settings, table),
             partitions=table_partitions(settings, table),
             replication_factor=settings.topic_replication_factor,
-            config=checkpoints if table is Table.OUTCOME_MODELS else {"cleanup.policy": "compact"},
+            config=changelog_configs.get(table, {"cleanup.policy": "compact"}),
         )
         for table in Table
     )

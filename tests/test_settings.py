@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from streams.settings import ConfigurationError, load_settings
-from streams.topics import Table, Topic, deadletter_max_bytes, topic_name, topic_specs
+from streams.topics import (
+    Table,
+    Topic,
+    deadletter_max_bytes,
+    record_max_bytes,
+    topic_name,
+    topic_specs,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -81,6 +88,23 @@ def test_the_deadletter_topic_holds_any_accepted_message_base64_encoded() -> Non
     spec = next(s for s in topic_specs(settings) if s.name.endswith("deadletter"))
     assert int(spec.config["max.message.bytes"]) == deadletter_max_bytes(settings)
     assert deadletter_max_bytes(settings) > settings.max_message_bytes * 4 // 3
+
+
+def test_topics_carrying_whole_records_hold_twice_the_largest_accepted_message() -> None:
+    """An enriched record holds the change and the merged record; the match state holds
+    enriched records waiting for their round: all beyond the broker's 1 MiB default."""
+    settings = load_settings()
+    specs = {spec.name: spec for spec in topic_specs(settings)}
+    carrying = [
+        topic_name(settings, Topic.ROUTED),
+        topic_name(settings, Topic.ENRICHED),
+        f"{settings.app_id}-records-changelog",
+        f"{settings.app_id}-matches-changelog",
+    ]
+    for name in carrying:
+        assert int(specs[name].config["max.message.bytes"]) == record_max_bytes(settings)
+    assert record_max_bytes(settings) >= 4 * settings.max_message_bytes
+    assert specs[f"{settings.app_id}-matches-changelog"].config["cleanup.policy"] == "compact"
 
 
 def test_extra_source_topics_are_read_as_json(monkeypatch: pytest.MonkeyPatch) -> None:
