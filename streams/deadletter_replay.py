@@ -16,11 +16,14 @@ every run, or of one of its codes, has passed it.
 from __future__ import annotations
 
 import base64
+import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 from pydantic import ValidationError
 
@@ -61,6 +64,21 @@ def letter_codes(letter: DeadLetter) -> frozenset[str]:
     return frozenset(error.code.value for error in letter.errors)
 
 
+def _group_offsets(
+    admin: KafkaAdminClient, requests: dict[str, list[TopicPartition]]
+) -> dict[str, Any]:
+    """Committed offsets of ``requests``' groups, waiting out a coordinator that is not ready
+    yet (a new broker creates and loads its offsets topic on first use), for up to 30 s."""
+    deadline = time.monotonic() + 30.0
+    while True:
+        try:
+            return dict(admin.list_group_offsets(requests))
+        except KafkaError as exc:  # coordinator not available, moved, loading: retriable
+            if not exc.retriable or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
 @dataclass(frozen=True)
 class ReplayProgress:
     """How far the runs got, per partition of the dead-letter topic: runs without codes
@@ -75,7 +93,7 @@ class ReplayProgress:
         cls, admin: KafkaAdminClient, group_id: str, partitions: list[TopicPartition]
     ) -> ReplayProgress:
         groups = [group_id, *(code_group(group_id, code) for code in sorted(CODES))]
-        committed = admin.list_group_offsets(dict.fromkeys(groups, partitions))
+        committed = _group_offsets(admin, dict.fromkeys(groups, partitions))
         offsets = {
             group: {tp: max(0, mark.offset) for tp, mark in committed.get(group, {}).items()}
             for group in groups
