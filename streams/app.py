@@ -55,6 +55,7 @@ from streams.topics import (
     topic_name,
     topic_specs,
 )
+from streams.transactions import CrmApp
 
 # How often the state gauges (consumer lag, table sizes, data quality) are recomputed.
 MONITOR_INTERVAL_SECONDS = 5.0
@@ -82,7 +83,7 @@ input_formats: dict[str, SourceFormat | None] = {
     **{name: _source_format(fmt) for name, fmt in settings.source_topics.items()},
 }
 
-app = faust.App(
+app = CrmApp(
     settings.app_id,
     broker=[f"kafka://{server}" for server in settings.bootstrap_servers.split(",")],
     broker_credentials=faust_credentials(settings),

@@ -1,0 +1,253 @@
+"""Exactly-once processing that holds through a crash, in place of Faust's own wiring.
+
+Kafka's exactly-once is consume-transform-produce in one transaction: the outputs of the
+events read from a source partition and that partition's new offset are committed together,
+or neither is. Faust 0.15 runs one transactional producer per source partition, as it must,
+but gets four things wrong (see faust-streaming #177, #323, #517), and each shows up after a
+``kill -9`` as outputs a ``read_committed`` consumer sees twice, or never:
+
+- it puts an output in the transaction of its *destination* partition, which is committed
+  with the offsets of whichever source partition has that number, not with the offsets of
+  the event that caused it;
+- it works out the offsets to commit, then commits while agents go on processing, so the
+  outputs of events finished in between are committed without their offsets;
+- a table write is buffered and sent later by a background task, and Faust's flush of that
+  buffer gives up after 0.1 s without news, so an event's state change can miss the
+  transaction of its offset (a matching round forgotten, its record never enriched);
+- a commit after the last one (at shutdown) finds no open transaction and crashes the worker.
+
+Here an output goes into the transaction of the partition its event came from, a table's
+changelog write into that of its own partition (a table is partitioned like its source), and
+anything else (a timer's message) is sent outside any transaction. A commit first closes
+the :class:`EventGate`, which waits until no agent is in the middle of an event, then waits
+until every buffered table write is delivered, and only then works out the offsets and
+commits each source partition's transaction with its own. Agents stand still for the
+length of a commit, once per commit interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any, cast
+
+import faust
+from faust.streams import current_event
+from faust.transport.consumer import TransactionManager
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
+from faust.types.tuples import FutureMessage, RecordMetadata
+from mode.utils.objects import cached_property
+
+
+class EventGate:
+    """Agents hold it while they process an event; a transaction commit closes it.
+
+    Many holders, one closer, and a closer waiting keeps new holders out, so that a commit
+    under load is not starved. After the last commit of a worker's life it stays closed:
+    whatever an agent would still produce could no longer be committed.
+    """
+
+    def __init__(self) -> None:
+        self._holders = 0
+        self._closers = 0
+        self._idle = asyncio.Event()  # set when the last holder lets go
+        self._opened = asyncio.Event()  # set when the last closer is done
+        self._opened.set()
+
+    @asynccontextmanager
+    async def holding(self) -> AsyncIterator[None]:
+        while self._closers:  # woken by one commit's end, maybe into the next one's start
+            await self._opened.wait()
+        self._holders += 1
+        try:
+            yield
+        finally:
+            self._holders -= 1
+            if not self._holders:
+                self._idle.set()
+
+    @asynccontextmanager
+    async def closed(self, *, for_good: bool = False) -> AsyncIterator[None]:
+        self._closers += 1
+        self._opened.clear()
+        try:
+            while self._holders:
+                self._idle.clear()
+                await self._idle.wait()
+            yield
+        finally:
+            if not for_good:
+                self._closers -= 1
+                if not self._closers:
+                    self._opened.set()
+
+
+async def gated_events(stream: faust.StreamT[bytes], gate: EventGate) -> AsyncIterator[Any]:
+    """The stream's events, each processed inside the gate and acknowledged before the gate
+    is let go, so that a commit never sees an event whose outputs are sent but whose offset
+    is not yet safe to commit. (Typed as loosely as Faust's own ``stream.events()``.)"""
+    async for event in stream.events():
+        async with gate.holding():
+            yield event
+            await stream.ack(event)
+
+
+class SourcePartitionTransactions(TransactionManager):
+    """Faust's transaction manager, with outputs in the transaction of their source."""
+
+    @cached_property
+    def _dirty(self) -> set[str]:
+        """Transactions that were sent to since their last commit."""
+        return set()
+
+    def _transactional_id(self, topic: str, partition: int) -> str:
+        group = self.app.assignor.group_for_topic(topic)
+        return f"{self.app.conf.id}-{group}-{partition}"
+
+    def _transaction_for(self, topic: str, partition: int | None) -> str | None:
+        event = current_event()
+        if event is not None:
+            source = event.message.tp
+            return self._transactional_id(source.topic, source.partition)
+        if partition is not None and topic in self.app.tables.changelog_topics:
+            return self._transactional_id(topic, partition)
+        return None
+
+    async def send(  # noqa: PLR0917 (Faust's signature)
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        partition: int | None,
+        timestamp: float | None,
+        headers: Any,
+        *,
+        transactional_id: str | None = None,
+    ) -> Awaitable[RecordMetadata]:
+        partition = self.consumer.key_partition(topic, key, partition)
+        transaction = self._transaction_for(topic, partition)
+        if transaction is not None:
+            self._dirty.add(transaction)
+        return await self.producer.send(
+            topic, key, value, partition, timestamp, headers, transactional_id=transaction
+        )
+
+    async def commit(self, offsets: Mapping[TP, int], start_new_transaction: bool = True) -> bool:
+        """Commit each transaction with the offsets of its source partitions; called by
+        :meth:`GatedConsumer.force_commit`, with the gate closed."""
+        by_transaction: dict[str, dict[TP, int]] = defaultdict(dict)
+        for tp, offset in offsets.items():
+            by_transaction[self._transactional_id(tp.topic, tp.partition)][tp] = offset
+        transactions = sorted(self._dirty | set(by_transaction))
+        self._dirty.clear()
+        await asyncio.gather(
+            *(
+                self._commit_one(tid, by_transaction.get(tid, {}), start_new_transaction)
+                for tid in transactions
+            )
+        )
+        return True
+
+    async def _commit_one(self, tid: str, offsets: dict[TP, int], start_new: bool) -> None:
+        producers = cast(faust_aiokafka.Producer, self.producer)
+        producer = producers._transaction_producers.get(tid)
+        if producer is None:  # its partitions were revoked: the next owner fences it
+            return
+        async with producers._trn_locks[tid]:
+            if not producer._txn_manager.is_in_transaction():
+                await producer.begin_transaction()  # Faust's begin at assignment can fail
+            if offsets:
+                await producer.send_offsets_to_transaction(offsets, self.app.conf.id)
+            await producer.commit_transaction()
+            if start_new:
+                await producer.begin_transaction()
+
+
+class DeliveryTrackingProducer(faust_aiokafka.Producer):
+    """Faust's producer, able to wait until every buffered message (a table write) is
+    delivered, which Faust's own ``flush`` does not promise."""
+
+    @cached_property
+    def _buffered(self) -> set[FutureMessage]:
+        return set()
+
+    def send_soon(self, fut: FutureMessage) -> None:
+        self._buffered.add(fut)
+        fut.add_done_callback(self._buffered.discard)
+        super().send_soon(fut)
+
+    async def delivered(self) -> None:
+        """Wait until what was buffered so far is delivered (or failed: a failed send makes
+        its transaction fail to commit, and that is reported there)."""
+        if self._buffered:
+            await asyncio.wait(list(self._buffered))
+
+
+class GatedConsumer(faust_aiokafka.Consumer):
+    """Faust's consumer, which under exactly-once closes the gate before it works out the
+    offsets to commit: an event acknowledged after that point would have its outputs
+    committed without its offset, and be processed again after a crash.
+
+    It also hands each offset of a partition it holds to the agents once. When a worker
+    starts, Faust resumes its partitions before it seeks them to their committed offsets,
+    so the last message of a batch fetched in between comes again after the seek (Faust's
+    own check lets an offset equal to the last one read through).
+    """
+
+    def __init__(self, transport: Any, callback: Any, *args: Any, **kwargs: Any) -> None:
+        delivered: dict[TP, int] = {}
+
+        async def deliver_once(message: Any) -> None:
+            last = delivered.get(message.tp)
+            if last is not None and message.offset <= last:
+                return
+            delivered[message.tp] = message.offset
+            await callback(message)
+
+        self._delivered = delivered
+        super().__init__(transport, deliver_once, *args, **kwargs)
+
+    async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        for tp in revoked:  # a partition that comes back is read again from its commit
+            self._delivered.pop(tp, None)
+        await super().on_partitions_revoked(revoked)
+
+    async def force_commit(self, topics: Any = None, start_new_transaction: bool = True) -> bool:
+        if not self.in_transaction:
+            return cast(bool, await super().force_commit(topics, start_new_transaction))
+        gate = cast(CrmApp, self.app).event_gate
+        async with gate.closed(for_good=not start_new_transaction):
+            await cast(DeliveryTrackingProducer, self.app.producer).delivered()
+            return cast(bool, await super().force_commit(topics, start_new_transaction))
+
+    async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
+        """Offsets the partition skipped (a transaction's commit marker takes one), which
+        count as done. Faust passes the offset of the message after the gap as the end, and
+        counts that message done too; the committed offset then stops short of the messages
+        processed (a duplicate offset ends Faust's run of consecutive ones), and under
+        exactly-once their outputs are committed without their offsets."""
+        await super()._add_gap(tp, offset_from, offset_to - 1)
+
+
+class CrmTransport(faust_aiokafka.Transport):
+    Consumer = GatedConsumer
+    TransactionManager = SourcePartitionTransactions
+    Producer = DeliveryTrackingProducer
+
+
+class CrmApp(faust.App):
+    """A Faust app whose exactly-once processing commits what :mod:`streams.transactions`
+    says it should; under at-least-once the gate is never closed and costs nothing."""
+
+    @cached_property
+    def event_gate(self) -> EventGate:
+        return EventGate()
+
+    def _new_transport(self) -> CrmTransport:
+        return CrmTransport(self.conf.broker_consumer, self)
+
+    def _new_producer_transport(self) -> CrmTransport:
+        return CrmTransport(self.conf.broker_producer, self)
