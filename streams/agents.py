@@ -132,7 +132,6 @@ from streams.metrics import (
     start_outliers,
 )
 from streams.topics import Topic
-from streams.transactions import gated_events
 
 MATCH_MODEL_KEY = b"match-model"
 CANDIDATE_FLOOR = candidate_floor(settings.match_review_threshold)
@@ -146,7 +145,7 @@ def _position(event: faust.EventT[bytes]) -> SourcePosition:
 @app.agent(inbound_topic)
 async def ingest_changes(stream: faust.StreamT[bytes]) -> None:
     """Step 1: decode each message into canonical changes and route them to their record."""
-    async for event in gated_events(stream, app.event_gate):
+    async for event in app.events(stream):
         started = time.perf_counter()
         result = ingest_message(
             event.value,
@@ -172,7 +171,7 @@ async def apply_changes(stream: faust.StreamT[bytes]) -> None:
     partition, so the record's state, its duplicate state and its engagement are only ever
     touched here, one event at a time.
     """
-    async for event in gated_events(stream, app.event_gate):
+    async for event in app.events(stream):
         if event.message.topic == engagement_topic.get_topic_name():
             await _take_engagement(event)
             continue
@@ -289,7 +288,7 @@ async def _send_engagement(updates: Iterable[EngagementUpdate]) -> None:
 @app.agent(match_requests_topic)
 async def index_blocks(stream: faust.StreamT[bytes]) -> None:
     """Step 4, block side: compare a record with its block's members, then index it."""
-    async for event in gated_events(stream, app.event_gate):
+    async for event in app.events(stream):
         key = event.message.key
         try:
             request = IndexRequest.model_validate_json(event.value)
@@ -318,7 +317,7 @@ async def index_blocks(stream: faust.StreamT[bytes]) -> None:
 @app.agent(feedback_topic)
 async def take_feedback(stream: faust.StreamT[bytes]) -> None:
     """Reviewers' verdicts: each record of the pair hears it; one side teaches the model."""
-    async for event in gated_events(stream, app.event_gate):
+    async for event in app.events(stream):
         try:
             verdict = FeedbackVerdict.model_validate_json(event.value or b"")
         except ValidationError as exc:
@@ -333,7 +332,7 @@ async def take_feedback(stream: faust.StreamT[bytes]) -> None:
 @app.agent(match_learning_topic)
 async def learn_matches(stream: faust.StreamT[bytes]) -> None:
     """The one learner of the match model (its topic has one partition)."""
-    async for event in gated_events(stream, app.event_gate):
+    async for event in app.events(stream):
         try:
             sample = LearningSample.model_validate_json(event.value)
             model = _judge()
@@ -759,7 +758,7 @@ async def learn_outcomes(stream: faust.StreamT[bytes]) -> None:
     publish the drift alerts it raised on ``crm.alerts``, obey operators' commands,
     checkpoint every N labels or T seconds and after each decision, to the global table and
     ``crm.models``."""
-    async for event in gated_events(stream, app.event_gate):
+    async for event in app.events(stream):
         alerts: list[AlertEvent] = []
         try:
             if event.message.key == TICK_KEY:

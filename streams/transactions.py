@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
@@ -83,16 +83,6 @@ class EventGate:
                 self._closers -= 1
                 if not self._closers:
                     self._opened.set()
-
-
-async def gated_events(stream: faust.StreamT[bytes], gate: EventGate) -> AsyncIterator[Any]:
-    """The stream's events, each processed inside the gate and acknowledged before the gate
-    is let go, so that a commit never sees an event whose outputs are sent but whose offset
-    is not yet safe to commit. (Typed as loosely as Faust's own ``stream.events()``.)"""
-    async for event in stream.events():
-        async with gate.holding():
-            yield event
-            await stream.ack(event)
 
 
 class SourcePartitionTransactions(TransactionManager):
@@ -186,33 +176,42 @@ class DeliveryTrackingProducer(faust_aiokafka.Producer):
             await asyncio.wait(list(self._buffered))
 
 
+class ProcessedOffsets:
+    """The last offset processed of each partition this worker holds, so that a message
+    handed over again while the partition stays here is skipped, not processed twice.
+
+    When a worker starts, Faust resumes its partitions before it seeks them to their
+    committed offsets, and its own check lets an offset equal to the last one read through:
+    the last message of a batch fetched in between comes again after the seek. Checked when
+    an event is taken up, not when it is fetched: a fetched message may be dropped unprocessed
+    (Faust empties its queues on a rebalance) and must then come again.
+    """
+
+    def __init__(self) -> None:
+        self._last: dict[TP, int] = {}
+
+    def is_new(self, tp: TP, offset: int) -> bool:
+        last = self._last.get(tp)
+        return last is None or offset > last
+
+    def processed(self, tp: TP, offset: int) -> None:
+        self._last[tp] = max(offset, self._last.get(tp, offset))
+
+    def forget(self, tps: Iterable[TP]) -> None:
+        """Partitions revoked: when one comes back it is read again from its commit."""
+        for tp in tps:
+            self._last.pop(tp, None)
+
+
 class GatedConsumer(faust_aiokafka.Consumer):
     """Faust's consumer, which under exactly-once closes the gate before it works out the
     offsets to commit: an event acknowledged after that point would have its outputs
     committed without its offset, and be processed again after a crash.
 
-    It also hands each offset of a partition it holds to the agents once. When a worker
-    starts, Faust resumes its partitions before it seeks them to their committed offsets,
-    so the last message of a batch fetched in between comes again after the seek (Faust's
-    own check lets an offset equal to the last one read through).
     """
 
-    def __init__(self, transport: Any, callback: Any, *args: Any, **kwargs: Any) -> None:
-        delivered: dict[TP, int] = {}
-
-        async def deliver_once(message: Any) -> None:
-            last = delivered.get(message.tp)
-            if last is not None and message.offset <= last:
-                return
-            delivered[message.tp] = message.offset
-            await callback(message)
-
-        self._delivered = delivered
-        super().__init__(transport, deliver_once, *args, **kwargs)
-
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
-        for tp in revoked:  # a partition that comes back is read again from its commit
-            self._delivered.pop(tp, None)
+        cast(CrmApp, self.app).processed_offsets.forget(revoked)
         await super().on_partitions_revoked(revoked)
 
     async def force_commit(self, topics: Any = None, start_new_transaction: bool = True) -> bool:
@@ -239,12 +238,30 @@ class CrmTransport(faust_aiokafka.Transport):
 
 
 class CrmApp(faust.App):
-    """A Faust app whose exactly-once processing commits what :mod:`streams.transactions`
-    says it should; under at-least-once the gate is never closed and costs nothing."""
+    """A Faust app whose agents take their events from :meth:`events`, and whose
+    exactly-once processing commits as :mod:`streams.transactions` says; under at-least-once
+    the gate is never closed and costs nothing."""
 
     @cached_property
     def event_gate(self) -> EventGate:
         return EventGate()
+
+    @cached_property
+    def processed_offsets(self) -> ProcessedOffsets:
+        return ProcessedOffsets()
+
+    async def events(self, stream: faust.StreamT[bytes]) -> AsyncIterator[Any]:
+        """The stream's events, each processed once, inside the gate, and acknowledged
+        before the gate is let go, so that a commit never sees an event whose outputs are
+        sent but whose offset is not yet safe to commit. (Typed as loosely as Faust's own
+        ``stream.events()``.)"""
+        async for event in stream.events():
+            message = event.message
+            async with self.event_gate.holding():
+                if self.processed_offsets.is_new(message.tp, message.offset):
+                    yield event
+                    self.processed_offsets.processed(message.tp, message.offset)
+                await stream.ack(event)
 
     def _new_transport(self) -> CrmTransport:
         return CrmTransport(self.conf.broker_consumer, self)
