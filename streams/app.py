@@ -90,6 +90,7 @@ app = CrmApp(
     key_serializer="raw",
     value_serializer="raw",
     processing_guarantee=settings.processing_guarantee,
+    broker_commit_interval=settings.commit_interval_seconds,
     consumer_auto_offset_reset="earliest",
     producer_linger=settings.producer_linger_ms / 1000.0,
     # Enriched records and table changelogs (records, match state) may outgrow the inbound

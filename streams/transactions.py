@@ -1,10 +1,10 @@
-"""Exactly-once processing that holds through a crash, in place of Faust's own wiring.
+"""Commits that hold through a crash, exactly-once or not, in place of Faust's own wiring.
 
 Kafka's exactly-once is consume-transform-produce in one transaction: the outputs of the
 events read from a source partition and that partition's new offset are committed together,
 or neither is. Faust 0.15 runs one transactional producer per source partition, as it must,
-but gets four things wrong (see faust-streaming #177, #323, #517), and each shows up after a
-``kill -9`` as outputs a ``read_committed`` consumer sees twice, or never:
+but gets these wrong (see faust-streaming #177, #323, #517), and each showed up after a
+``kill -9`` as outputs that a ``read_committed`` consumer saw twice, or never:
 
 - it puts an output in the transaction of its *destination* partition, which is committed
   with the offsets of whichever source partition has that number, not with the offsets of
@@ -13,7 +13,12 @@ but gets four things wrong (see faust-streaming #177, #323, #517), and each show
   outputs of events finished in between are committed without their offsets;
 - a table write is buffered and sent later by a background task, and Faust's flush of that
   buffer gives up after 0.1 s without news, so an event's state change can miss the
-  transaction of its offset (a matching round forgotten, its record never enriched);
+  transaction of its offset (a matching round forgotten, its record never enriched); under
+  at-least-once the same lets an offset be committed before its event's table writes left;
+- the commit markers of transactional topics leave gaps in their offsets, which Faust
+  counts one too far, so the committed offset stops short of what was processed;
+- when a worker starts, the last message of a batch fetched before the seek to the
+  committed offsets comes again after it;
 - a commit after the last one (at shutdown) finds no open transaction and crashes the worker.
 
 Here an output goes into the transaction of the partition its event came from, a table's
@@ -204,9 +209,11 @@ class ProcessedOffsets:
 
 
 class GatedConsumer(faust_aiokafka.Consumer):
-    """Faust's consumer, which under exactly-once closes the gate before it works out the
-    offsets to commit: an event acknowledged after that point would have its outputs
-    committed without its offset, and be processed again after a crash.
+    """Faust's consumer, which closes the gate and waits for the buffered table writes
+    before it works out the offsets to commit. Under exactly-once, an event acknowledged
+    after that point would have its outputs committed without its offset, and be processed
+    again after a crash; under at-least-once, an offset committed before its event's table
+    writes left Faust's buffer would lose them to a crash for good.
 
     """
 
@@ -215,8 +222,6 @@ class GatedConsumer(faust_aiokafka.Consumer):
         await super().on_partitions_revoked(revoked)
 
     async def force_commit(self, topics: Any = None, start_new_transaction: bool = True) -> bool:
-        if not self.in_transaction:
-            return cast(bool, await super().force_commit(topics, start_new_transaction))
         gate = cast(CrmApp, self.app).event_gate
         async with gate.closed(for_good=not start_new_transaction):
             await cast(DeliveryTrackingProducer, self.app.producer).delivered()
@@ -238,9 +243,8 @@ class CrmTransport(faust_aiokafka.Transport):
 
 
 class CrmApp(faust.App):
-    """A Faust app whose agents take their events from :meth:`events`, and whose
-    exactly-once processing commits as :mod:`streams.transactions` says; under at-least-once
-    the gate is never closed and costs nothing."""
+    """A Faust app whose agents take their events from :meth:`events`, and whose commits,
+    exactly-once or not, wait for the events in processing and the buffered table writes."""
 
     @cached_property
     def event_gate(self) -> EventGate:
