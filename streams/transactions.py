@@ -48,11 +48,10 @@ from mode.utils.objects import cached_property
 
 
 class EventGate:
-    """Agents hold it while they process an event; a transaction commit closes it.
+    """Agents hold it while they process an event; a commit closes it.
 
-    Many holders, one closer, and a closer waiting keeps new holders out, so that a commit
-    under load is not starved. After the last commit of a worker's life it stays closed:
-    whatever an agent would still produce could no longer be committed.
+    Many holders at once, and closers too (a rebalance's commit can meet the periodic one).
+    A closer waiting keeps new holders out, so that a commit under load is not starved.
     """
 
     def __init__(self) -> None:
@@ -75,7 +74,7 @@ class EventGate:
                 self._idle.set()
 
     @asynccontextmanager
-    async def closed(self, *, for_good: bool = False) -> AsyncIterator[None]:
+    async def closed(self) -> AsyncIterator[None]:
         self._closers += 1
         self._opened.clear()
         try:
@@ -84,10 +83,9 @@ class EventGate:
                 await self._idle.wait()
             yield
         finally:
-            if not for_good:
-                self._closers -= 1
-                if not self._closers:
-                    self._opened.set()
+            self._closers -= 1
+            if not self._closers:
+                self._opened.set()
 
 
 class SourcePartitionTransactions(TransactionManager):
@@ -223,7 +221,7 @@ class GatedConsumer(faust_aiokafka.Consumer):
 
     async def force_commit(self, topics: Any = None, start_new_transaction: bool = True) -> bool:
         gate = cast(CrmApp, self.app).event_gate
-        async with gate.closed(for_good=not start_new_transaction):
+        async with gate.closed():
             await cast(DeliveryTrackingProducer, self.app.producer).delivered()
             return cast(bool, await super().force_commit(topics, start_new_transaction))
 

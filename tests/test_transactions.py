@@ -80,25 +80,6 @@ def test_an_agent_woken_by_one_commit_waits_again_when_the_next_one_starts_at_on
     assert run(main) == ["second commit", "event"]
 
 
-def test_the_last_commit_of_a_worker_leaves_the_gate_closed() -> None:
-    async def main() -> bool:
-        gate = EventGate()
-        async with gate.closed(for_good=True):
-            pass
-
-        async def agent() -> None:
-            async with gate.holding():
-                pass
-
-        waiting = asyncio.create_task(agent())
-        await settle()
-        stuck = not waiting.done()
-        waiting.cancel()
-        return stuck
-
-    assert run(main)
-
-
 def test_an_offset_handed_over_again_is_new_only_after_its_partition_was_revoked() -> None:
     changes, answers = TP("crm.changes", 0), TP("crm.match.answers", 0)
     processed = ProcessedOffsets()
