@@ -24,6 +24,7 @@ from models.matching.learning import LearnedMatcher
 from models.matching.linking import Effects
 from schemas.duplicates import Decision
 from schemas.enrich import EnrichedRecord
+from schemas.errors import ErrorCode
 from schemas.ingest import IngestResult
 from schemas.outbound import DeadLetter
 from streams.topics import Topic
@@ -67,6 +68,9 @@ DEAD_LETTERS = Counter(
     "Messages parked on the dead-letter topic, by the first reason.",
     ["code"],
 )
+# At 0 from the start, as start_drift_alerts does: ``increase`` needs the 0 before the first
+# internal failure to see it (the CrmstreamInternalFailures alert).
+DEAD_LETTERS.labels(ErrorCode.PROCESSING_FAILED.value)
 EVENTS_ENRICHED = Counter(
     "crmstream_events_enriched_total",
     "Changes merged into their record and written to the enriched topic.",
