@@ -60,12 +60,11 @@ def worker() -> None:
     settings = _settings()
     _ensure_topics(settings)
     # Imported late: declaring the Faust app needs a valid configuration.
-    from faust import Worker
-
     import streams.agents  # noqa: F401  (declares the agents on the app)
     from streams.app import app
+    from streams.log_limits import LimitedLogWorker
 
-    Worker(app, loglevel=settings.log_level).execute_from_commandline()
+    LimitedLogWorker(app, loglevel=settings.log_level).execute_from_commandline()
 
 
 @cli.command()

@@ -200,6 +200,10 @@ class ProcessedOffsets:
     def processed(self, tp: TP, offset: int) -> None:
         self._last[tp] = max(offset, self._last.get(tp, offset))
 
+    def next_offsets(self) -> dict[TP, int]:
+        """Where each partition's reading goes on: the offset after the last processed."""
+        return {tp: offset + 1 for tp, offset in self._last.items()}
+
     def forget(self, tps: Iterable[TP]) -> None:
         """Partitions revoked: when one comes back it is read again from its commit."""
         for tp in tps:
@@ -224,6 +228,21 @@ class GatedConsumer(faust_aiokafka.Consumer):
         async with gate.closed():
             await cast(DeliveryTrackingProducer, self.app.producer).delivered()
             return cast(bool, await super().force_commit(topics, start_new_transaction))
+
+    def _filter_committable_offsets(self, tps: Iterable[TP]) -> dict[TP, int]:
+        """Faust's offsets, raised to the offset after the last event processed: with the
+        gate closed every event taken up is done, and partitions are read in order, so
+        everything before that offset is processed. Faust's own count, from its list of
+        acknowledged offsets and the gaps it saw, can stall on a partition written by
+        transactions (their markers take offsets), and its outputs would then wait
+        uncommitted, invisible to a ``read_committed`` reader, for good."""
+        offsets: dict[TP, int] = super()._filter_committable_offsets(tps)
+        processed = cast(CrmApp, self.app).processed_offsets
+        for tp, next_offset in processed.next_offsets().items():
+            committed = self._committed_offset[tp]
+            if (committed is None or next_offset > committed) and next_offset > offsets.get(tp, -1):
+                offsets[tp] = next_offset
+        return offsets
 
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
         """Offsets the partition skipped (a transaction's commit marker takes one), which

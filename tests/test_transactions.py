@@ -91,6 +91,7 @@ def test_an_offset_handed_over_again_is_new_only_after_its_partition_was_revoked
             taken.append((tp.topic, offset))
             processed.processed(tp, offset)
     assert processed.is_new(changes, 11)
+    assert processed.next_offsets() == {changes: 11, answers: 4}  # where a commit puts them
     processed.forget([changes])  # revoked: when it comes back, it is read from its commit
     assert processed.is_new(changes, 9)
     assert not processed.is_new(answers, 3)

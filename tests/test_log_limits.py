@@ -1,0 +1,57 @@
+"""A Kafka client's repeated complaints during a broker outage are let through once per
+window, with the count of what was held back; everything else is untouched."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from streams.log_limits import RepeatLimiter
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_same_complaint_goes_out_once_a_window_then_says_how_many_were_held_back(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = Clock()
+    logger = logging.getLogger("aiokafka.test_limits")
+    limiter = RepeatLimiter(window=10.0, clock=clock)
+    logger.addFilter(limiter)
+    try:
+        with caplog.at_level(logging.INFO, logger="aiokafka.test_limits"):
+            for attempt in range(3_500):  # a second of a broker outage
+                clock.now = attempt / 3_500
+                logger.error("Unable connect to node with id %s: %s", attempt % 3, "refused")
+            logger.error("Unable to update metadata from %s", [1])  # another kind
+            logger.info("Discovered coordinator %s", 1)  # below warnings: always
+            clock.now = 10.5
+            logger.error("Unable connect to node with id %s: %s", 1, "refused")
+    finally:
+        logger.removeFilter(limiter)
+    assert [record.getMessage() for record in caplog.records] == [
+        "Unable connect to node with id 0: refused",
+        "Unable to update metadata from [1]",
+        "Discovered coordinator 1",
+        "Unable connect to node with id 1: refused (3499 more like it in the last window)",
+    ]
+
+
+def test_only_the_kafka_clients_loggers_are_limited() -> None:
+    limiter = RepeatLimiter(window=10.0, clock=Clock())
+
+    def passes(name: str) -> list[bool]:
+        record = logging.LogRecord(name, logging.ERROR, __file__, 1, "failed: %s", ("x",), None)
+        return [limiter.filter(record) for _ in range(2)]
+
+    assert passes("aiokafka") == [True, False]
+    assert passes("aiokafka.client") == [True, False]
+    assert passes("aiokafkaesque") == [True, True]
+    assert passes("faust.transport") == [True, True]
