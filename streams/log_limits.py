@@ -1,21 +1,26 @@
-"""Kafka clients' repeated complaints, let through once per window.
+"""Repeated complaints of the Kafka client, let through once per window.
 
 While a broker is down, aiokafka logs every failed attempt to connect or to refresh its
 metadata: about 3,500 errors a second from one worker (10 MB of log for a 29-s outage),
-enough to fill a disk or a log pipeline and to bury everything else. The first of each
-kind still goes out at once, and the next one after the window says how many were held back.
+enough to fill a disk or a log pipeline and to bury everything else; Faust's producer
+buffer adds two lines each time it fills. The first of each kind still goes out at once,
+and the next one after the window says how many were held back.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from faust import Worker
 
-CLIENT_LOGGERS = "aiokafka"
+_DIGITS = re.compile(r"\d+")
+LIMITED_LOGGERS = ("aiokafka", "faust.transport.producer")
+"""The Kafka client, and Faust's producer buffer ("producer buffer full" and the flush after
+it, a pair of lines per table write burst whenever sending is slow)."""
 
 
 @dataclass
@@ -25,9 +30,10 @@ class _Seen:
 
 
 class RepeatLimiter(logging.Filter):
-    """Lets a warning or error of the Kafka client through once per ``window`` seconds for
+    """Lets a message of :data:`LIMITED_LOGGERS` through once per ``window`` seconds for
     each logger and message template (the text before its arguments are filled in, so
-    "Unable connect to node with id %s: %s" is one kind whatever the node and the error).
+    "Unable connect to node with id %s: %s" is one kind whatever the node and the error;
+    numbers count as one, for messages formatted before logging, as Faust's are).
 
     Meant for the handlers: a logger's own filter would see none of its children's records.
     """
@@ -39,9 +45,9 @@ class RepeatLimiter(logging.Filter):
         self._seen: dict[tuple[str, str], _Seen] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno < logging.WARNING or not _is_client(record.name):
+        if record.levelno < logging.INFO or not _is_limited(record.name):
             return True
-        key = (record.name, str(record.msg))
+        key = (record.name, _DIGITS.sub("0", str(record.msg)))
         now = self._clock()
         seen = self._seen.get(key)
         if seen is not None and now - seen.since < self.window:
@@ -53,8 +59,11 @@ class RepeatLimiter(logging.Filter):
         return True
 
 
-def _is_client(logger_name: str) -> bool:
-    return logger_name == CLIENT_LOGGERS or logger_name.startswith(CLIENT_LOGGERS + ".")
+def _is_limited(logger_name: str) -> bool:
+    return any(
+        logger_name == limited or logger_name.startswith(limited + ".")
+        for limited in LIMITED_LOGGERS
+    )
 
 
 class LimitedLogWorker(Worker):

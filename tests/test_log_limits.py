@@ -26,12 +26,12 @@ def test_the_same_complaint_goes_out_once_a_window_then_says_how_many_were_held_
     limiter = RepeatLimiter(window=10.0, clock=clock)
     logger.addFilter(limiter)
     try:
-        with caplog.at_level(logging.INFO, logger="aiokafka.test_limits"):
+        with caplog.at_level(logging.DEBUG, logger="aiokafka.test_limits"):
             for attempt in range(3_500):  # a second of a broker outage
                 clock.now = attempt / 3_500
                 logger.error("Unable connect to node with id %s: %s", attempt % 3, "refused")
             logger.error("Unable to update metadata from %s", [1])  # another kind
-            logger.info("Discovered coordinator %s", 1)  # below warnings: always
+            logger.debug("Sending request %s", 1)  # below info: never limited
             clock.now = 10.5
             logger.error("Unable connect to node with id %s: %s", 1, "refused")
     finally:
@@ -39,7 +39,7 @@ def test_the_same_complaint_goes_out_once_a_window_then_says_how_many_were_held_
     assert [record.getMessage() for record in caplog.records] == [
         "Unable connect to node with id 0: refused",
         "Unable to update metadata from [1]",
-        "Discovered coordinator 1",
+        "Sending request 1",
         "Unable connect to node with id 1: refused (3499 more like it in the last window)",
     ]
 
@@ -54,4 +54,21 @@ def test_only_the_kafka_clients_loggers_are_limited() -> None:
     assert passes("aiokafka") == [True, False]
     assert passes("aiokafka.client") == [True, False]
     assert passes("aiokafkaesque") == [True, True]
-    assert passes("faust.transport") == [True, True]
+    assert passes("faust.transport.producer") == [True, False]  # "producer buffer full"
+    assert passes("faust.transport.consumer") == [True, True]
+
+
+def test_messages_formatted_before_logging_are_one_kind_whatever_their_numbers() -> None:
+    limiter = RepeatLimiter(window=10.0, clock=Clock())
+
+    def passes(message: str) -> bool:
+        record = logging.LogRecord(
+            "faust.transport.producer", logging.INFO, __file__, 1, message, (), None
+        )
+        return limiter.filter(record)
+
+    assert [passes(f"producer flush took {seconds}") for seconds in (0.12, 0.027, 1.5)] == [
+        True,
+        False,
+        False,
+    ]
