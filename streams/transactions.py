@@ -247,9 +247,9 @@ class GatedConsumer(faust_aiokafka.Consumer):
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
         """Offsets the partition skipped (a transaction's commit marker takes one), which
         count as done. Faust passes the offset of the message after the gap as the end, and
-        counts that message done too; the committed offset then stops short of the messages
-        processed (a duplicate offset ends Faust's run of consecutive ones), and under
-        exactly-once their outputs are committed without their offsets."""
+        counts that message done too: the offset is then twice in its list of acknowledged
+        ones, which ends its run of consecutive offsets early, so its count of what may be
+        committed falls behind (see :meth:`_filter_committable_offsets`) and the list grows."""
         await super()._add_gap(tp, offset_from, offset_to - 1)
 
 
