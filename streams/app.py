@@ -34,6 +34,7 @@ from models.scoring import (
 from schemas.enrich import StandardizeOptions
 from schemas.envelopes import SourceFormat
 from schemas.mapping import FieldMapping, FieldMappingError, load_field_mapping
+from streams.commits import CrmApp
 from streams.kafka_security import faust_credentials
 from streams.metrics import (
     logical_topic,
@@ -55,7 +56,6 @@ from streams.topics import (
     topic_name,
     topic_specs,
 )
-from streams.transactions import CrmApp
 
 # How often the state gauges (consumer lag, table sizes, data quality) are recomputed.
 MONITOR_INTERVAL_SECONDS = 5.0

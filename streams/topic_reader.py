@@ -17,12 +17,8 @@ from streams.kafka_security import KafkaOptions, connect
 Offsets = dict[TopicPartition, int]
 
 
-def _consumer(
-    bootstrap_servers: str, security: KafkaOptions | None, *, read_committed: bool = False
-) -> KafkaConsumer:
-    """``security`` None connects as the environment's settings say (see kafka_security);
-    ``read_committed`` hides what transactions wrote until they commit, and what they aborted
-    for good (what a downstream consumer of an ``exactly_once`` worker must read with)."""
+def _consumer(bootstrap_servers: str, security: KafkaOptions | None) -> KafkaConsumer:
+    """``security`` None connects as the environment's settings say (see kafka_security)."""
     consumer: KafkaConsumer = connect(
         KafkaConsumer,
         bootstrap_servers,
@@ -31,7 +27,6 @@ def _consumer(
         group_id=None,
         client_id="crmstream-reader",
         max_partition_fetch_bytes=16 * 1_048_576,
-        isolation_level="read_committed" if read_committed else "read_uncommitted",
     )
     return consumer
 
@@ -97,7 +92,6 @@ def read_until(
     timeout: float,
     start: Offsets | None = None,
     settle: float = 2.0,
-    read_committed: bool = False,
     security: KafkaOptions | None = None,
 ) -> bool:
     """Hand the records of each poll (maybe none) to ``take`` until it answers True (then
@@ -106,7 +100,7 @@ def read_until(
     For readers that know what they wait for better than a count does: after a crash the
     outputs hold repeats, so "as many records as inputs" comes before the last input's.
     """
-    consumer = _consumer(bootstrap_servers, security, read_committed=read_committed)
+    consumer = _consumer(bootstrap_servers, security)
     try:
         partitions = topic_partitions(consumer, topics)
         consumer.assign(partitions)
@@ -130,13 +124,12 @@ def read_to_end(
     topics: Iterable[str],
     *,
     timeout: float,
-    read_committed: bool = False,
     security: KafkaOptions | None = None,
 ) -> list[Any] | None:
     """Every record of ``topics`` up to where they end now, or None if ``timeout`` ran out
     first. Done is when the reader's position reaches the end, not when a record's offset
     does: a transactional producer's commit markers take offsets too and are never read."""
-    consumer = _consumer(bootstrap_servers, security, read_committed=read_committed)
+    consumer = _consumer(bootstrap_servers, security)
     try:
         partitions = topic_partitions(consumer, topics)
         consumer.assign(partitions)

@@ -212,7 +212,6 @@ def collect(
     timeout: float,
     settle: float = 3.0,
     quiet: float = 60.0,
-    read_committed: bool = False,
 ) -> Outputs:
     """Read ``crm.enriched`` and ``crm.deadletter`` from the start until every expected output
     came (then ``settle`` s more for late repeats), until nothing came for ``quiet`` s, or
@@ -224,7 +223,6 @@ def collect(
         outputs.take,
         timeout=timeout,
         settle=settle,
-        read_committed=read_committed,
     )
     return outputs
 

@@ -10,10 +10,6 @@ record updated after the restart merges onto its pre-crash state), the duplicate
 duplicate of a pre-crash record is still found) and the outcome model (checkpoint versions
 and label counts go on from the last checkpoint before the kill).
 
-The same crash runs again with ``CRMSTREAM_PROCESSING_GUARANTEE=exactly_once``, its outputs
-read as a transactional consumer reads them (``read_committed``): there each input's effect
-must come out exactly once, without repeats.
-
 Events: ``CRMSTREAM_FAULT_EVENTS`` (default 2,000, about a minute and a half a scenario here;
 the issue's 100,000 by hand:
 ``CRMSTREAM_FAULT_EVENTS=100000 pytest -s tests/test_faults_crash_e2e.py -k kill_9_mid``).
@@ -80,14 +76,13 @@ def send(deployment: Deployment, *messages: tuple[bytes, bytes]) -> None:
     producer.close()
 
 
-def lead_checkpoints(deployment: Deployment, *, read_committed: bool) -> list[dict[str, Any]]:
+def lead_checkpoints(deployment: Deployment) -> list[dict[str, Any]]:
     """The headers of the lead model's checkpoints on ``crm.models``, oldest first, read to
     the topic's current end (a long run writes hundreds, too many for a timed read)."""
     records = read_to_end(
         deployment.bootstrap,
         [deployment.topic(Topic.MODELS)],
         timeout=120,
-        read_committed=read_committed,
     )
     assert records is not None, "crm.models was not read to its end within 2 minutes"
     headers: list[dict[str, Any]] = []
@@ -103,9 +98,7 @@ CREATED = enriched_identity(b"contact:fault-c2", "fault-c2-create")
 PAIR = ("pair", "fault-c2 fault-c1")
 
 
-def after_restart(
-    deployment: Deployment, at: datetime, *, read_committed: bool
-) -> dict[Any, dict[str, Any]]:
+def after_restart(deployment: Deployment, at: datetime) -> dict[Any, dict[str, Any]]:
     """Probes of the restored state: the pre-crash contact updated, and a duplicate of it
     created. Returns what came of them (``UPDATED``, ``CREATED``, ``PAIR``) within a
     minute, for the test to judge."""
@@ -135,7 +128,6 @@ def after_restart(
         timeout=60,
         start=start,
         settle=0.0,
-        read_committed=read_committed,
     )
     return found
 
@@ -177,9 +169,7 @@ class CrashRun:
         return before, [c for c in self.checkpoints if c not in before]
 
 
-def crash_mid_stream(
-    bootstrap: str, names: tuple[str, str], workdir: Path, *, read_committed: bool, **settings: str
-) -> CrashRun:
+def crash_mid_stream(bootstrap: str, names: tuple[str, str], workdir: Path) -> CrashRun:
     """The scenario: a worker killed mid-stream, a new one started, publishing going on."""
     deployment = Deployment.create(
         bootstrap,
@@ -190,7 +180,6 @@ def crash_mid_stream(
         model_checkpoint_labels=str(CHECKPOINT_LABELS),
         model_checkpoint_seconds="3600",  # only the label count triggers: an exact interval
         model_promote_on_drift="false",  # a promotion would change the label counts
-        **settings,
     )
     events = list(CrmSimulation(seed=SEED).events(EVENTS))
     expectation = Expectation.of(event.value for event in events)
@@ -215,13 +204,9 @@ def crash_mid_stream(
         assert first.kill() == -signal.SIGKILL
         second.start()
         sent = publisher.join(timeout=patience(EVENTS)).sent
-        outputs = collect(
-            deployment, expectation, timeout=patience(EVENTS), read_committed=read_committed
-        )
-        checkpoints_after = lead_checkpoints(deployment, read_committed=read_committed)
-        probes = after_restart(
-            deployment, probe_at + timedelta(minutes=5), read_committed=read_committed
-        )
+        outputs = collect(deployment, expectation, timeout=patience(EVENTS))
+        checkpoints_after = lead_checkpoints(deployment)
+        probes = after_restart(deployment, probe_at + timedelta(minutes=5))
         exit_code = second.stop(timeout=60)
     finally:
         first.stop()
@@ -279,41 +264,13 @@ def test_kill_9_mid_stream_then_restart_loses_nothing_and_restores_state(
 ) -> None:
     """At least once (the default): repeats allowed (counted), no input and no change to a
     record's state lost."""
-    run = crash_mid_stream(kafka_bootstrap, isolated_names, tmp_path, read_committed=False)
+    run = crash_mid_stream(kafka_bootstrap, isolated_names, tmp_path)
     run.report("kill -9 and restart, at_least_once")
     outputs = run.outputs
 
     assert run.exit_code == 0, run.log_tail
     assert outputs.lost == 0, f"lost outputs, e.g. {outputs.missing_examples()}"
     assert outputs.unexpected == 0
-    gaps = state_gaps(outputs.enriched())
-    assert gaps == [], f"record state lost in the crash: {gaps[:5]}"
-    assert_state_restored(run)
-
-
-@pytest.mark.timeout(int(600 + 3 * patience(EVENTS)))
-def test_exactly_once_carries_each_input_once_through_a_kill_9(
-    kafka_bootstrap: str, isolated_names: tuple[str, str], tmp_path: Path
-) -> None:
-    """CRMSTREAM_PROCESSING_GUARANTEE=exactly_once, outputs read as a transactional
-    consumer reads them (read_committed): each input's effect exactly once, crash or not."""
-    run = crash_mid_stream(
-        kafka_bootstrap,
-        isolated_names,
-        tmp_path,
-        read_committed=True,
-        processing_guarantee="exactly_once",
-    )
-    run.report("kill -9 and restart, exactly_once, read_committed")
-    outputs = run.outputs
-    # What a consumer that ignores transactions sees, for the record.
-    uncommitted = collect(run.deployment, outputs.expectation, timeout=60, quiet=10)
-    uncommitted.report("the same, read_uncommitted", sent=run.sent, seconds=run.seconds)
-
-    assert run.exit_code == 0, run.log_tail
-    assert outputs.lost == 0, f"lost outputs, e.g. {outputs.missing_examples()}"
-    assert outputs.unexpected == 0
-    assert outputs.duplicated == 0, "exactly once: no repeats for a read_committed consumer"
     gaps = state_gaps(outputs.enriched())
     assert gaps == [], f"record state lost in the crash: {gaps[:5]}"
     assert_state_restored(run)
