@@ -139,7 +139,11 @@ class GatedConsumer(faust_aiokafka.Consumer):
             # Faust records a gap only when the offset read last is truthy: after offset 0, a
             # partition written by transactions (a marker at 1: a transactional upstream
             # producer, such as an exactly-once connector) never commits again.
-            if message.offset > 1 and self._read_offset[message.tp] == 0:
+            if (
+                message.offset > 1
+                and self._read_offset[message.tp] == 0
+                and self.app.topics.acks_enabled_for(message.topic)  # as Faust's own check
+            ):
                 await self._add_gap(message.tp, 1, message.offset)
             await callback(message)
 
