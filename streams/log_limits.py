@@ -71,6 +71,5 @@ class LimitedLogWorker(Worker):
 
     def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
         super().on_setup_root_logger(logger, level)
-        limiter = RepeatLimiter()
-        for handler in logger.handlers:
-            handler.addFilter(limiter)
+        for handler in logger.handlers:  # one each: a shared one would count a record twice
+            handler.addFilter(RepeatLimiter())

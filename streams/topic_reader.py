@@ -119,36 +119,6 @@ def read_until(
         consumer.close()
 
 
-def read_to_end(
-    bootstrap_servers: str,
-    topics: Iterable[str],
-    *,
-    timeout: float,
-    security: KafkaOptions | None = None,
-) -> list[Any] | None:
-    """Every record of ``topics`` up to where they end now, or None if ``timeout`` ran out
-    first. Done is when the reader's position reaches the end, not when a record's offset
-    does: a transactional producer's commit markers take offsets too and are never read."""
-    consumer = _consumer(bootstrap_servers, security)
-    try:
-        partitions = topic_partitions(consumer, topics)
-        consumer.assign(partitions)
-        ends = consumer.end_offsets(partitions)
-        for partition in partitions:
-            consumer.seek(partition, 0)
-        records: list[Any] = []
-        deadline = time.monotonic() + timeout
-        while any(consumer.position(tp) < end for tp, end in ends.items()):
-            if time.monotonic() >= deadline:
-                return None
-            records.extend(
-                record for batch in consumer.poll(timeout_ms=200).values() for record in batch
-            )
-        return records
-    finally:
-        consumer.close()
-
-
 def first_value(
     bootstrap_servers: str,
     topic: str,

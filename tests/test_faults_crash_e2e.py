@@ -27,11 +27,11 @@ from typing import Any
 
 import orjson
 import pytest
-from kafka import KafkaProducer
+from kafka import KafkaProducer, TopicPartition
 
 from streams.deployment import Deployment
 from streams.generator import CrmSimulation
-from streams.topic_reader import end_offsets, read_to_end, read_until
+from streams.topic_reader import end_offsets, read_until
 from streams.topics import Topic
 from streams.worker_process import wait_until_ready
 from tests.faults import (
@@ -79,17 +79,20 @@ def send(deployment: Deployment, *messages: tuple[bytes, bytes]) -> None:
 def lead_checkpoints(deployment: Deployment) -> list[dict[str, Any]]:
     """The headers of the lead model's checkpoints on ``crm.models``, oldest first, read to
     the topic's current end (a long run writes hundreds, too many for a timed read)."""
-    records = read_to_end(
-        deployment.bootstrap,
-        [deployment.topic(Topic.MODELS)],
-        timeout=120,
-    )
-    assert records is not None, "crm.models was not read to its end within 2 minutes"
+    topic = deployment.topic(Topic.MODELS)
+    ends = end_offsets(deployment.bootstrap, [topic])
+    read_to: dict[TopicPartition, int] = dict.fromkeys(ends, 0)
     headers: list[dict[str, Any]] = []
-    for record in records:
-        magic, _, header = record.value.split(b"\n", 1)[0].partition(b" ")
-        assert magic == b"crmstream-checkpoint"
-        headers.append(orjson.loads(header))
+
+    def take(batch: Sequence[Any]) -> bool:
+        for record in batch:
+            read_to[TopicPartition(record.topic, record.partition)] = record.offset + 1
+            magic, _, header = record.value.split(b"\n", 1)[0].partition(b" ")
+            assert magic == b"crmstream-checkpoint"
+            headers.append(orjson.loads(header))
+        return all(read_to[tp] >= end for tp, end in ends.items())
+
+    assert read_until(deployment.bootstrap, [topic], take, timeout=120, settle=0.0)
     return [header for header in headers if header["model"] == "lead_score"]
 
 
