@@ -6,20 +6,22 @@ commit does not make sure of that, nor of a few things around it:
 - a table write is buffered and sent later by a background task, and Faust's flush of that
   buffer gives up after 0.1 s without news, so an offset can be committed before its
   event's state change left, and a crash loses the change for good;
+- a table write can reach Kafka before an output of the same event, so a crash can keep
+  the state and lose the output, which the redelivered event then does not send again;
 - it works out the offsets to commit while agents go on processing;
-- when a worker starts, the last message of a batch fetched before the seek to the
-  committed offsets comes again after it (Faust's check lets an offset equal to the last
-  one read through): one input per partition processed twice;
 - the commit markers of a partition written by transactions leave gaps in its offsets,
   which Faust counts one too far, and misses after offset 0, so its committed offset falls
   behind what was processed, or stops for good.
 
 Here agents take their events through :meth:`CrmApp.events`, which holds the
-:class:`EventGate` for the whole event and acknowledges it before letting go, and skips an
-event already processed. A commit first closes the gate, which waits until no agent is in
-the middle of an event, then waits until every buffered table write is delivered, and only
-then lets Faust work out the offsets. Agents stand still for the length of a commit, once
-per commit interval.
+:class:`EventGate` for the whole event and acknowledges it before letting go. A commit
+first closes the gate, which waits until no agent is in the middle of an event, then
+delivers every output, then the table writes held since the last commit
+(:class:`ChangelogAtCommitProducer`), and only then lets Faust work out the offsets. Agents
+stand still for the length of a commit, once per commit interval.
+
+(Inputs lost when partitions are handed to a worker are another matter, of Faust's
+recovery: :mod:`streams.recovery`.)
 
 Faust's exactly-once mode is refused by the settings: with these fixes and outputs put in
 the transaction of their source partition, it still lost or repeated outputs through a
@@ -29,7 +31,7 @@ the transaction of their source partition, it still lost or repeated outputs thr
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
@@ -38,6 +40,8 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 from faust.types.tuples import FutureMessage
 from mode.utils.objects import cached_property
+
+from streams.recovery import SeekThenResumeTableManager
 
 
 class EventGate:
@@ -81,58 +85,67 @@ class EventGate:
                 self._opened.set()
 
 
-class DeliveryTrackingProducer(faust_aiokafka.Producer):
-    """Faust's producer, able to wait until every buffered message (a table write) is
-    delivered, which Faust's own ``flush`` does not promise."""
+class ChangelogAtCommitProducer(faust_aiokafka.Producer):
+    """Faust's producer, which holds table writes (changelog messages) until the commit and
+    sends them only after every output of the events before it was delivered.
 
-    @cached_property
-    def _buffered(self) -> set[FutureMessage]:
-        return set()
+    Why: a record's state and what processing it sent out are separate messages on separate
+    partitions. Faust sends table writes through a buffer beside the outputs, so a crash
+    could keep a state write and lose an output of the same event: the redelivered event
+    then finds its work done and sends nothing (a matching round that waits for good for a
+    block request that never left, an enriched record that never comes). With the state
+    sent after the outputs, a crash loses either both or the state only, and a lost state
+    write is replayed from the uncommitted input.
 
-    def send_soon(self, fut: FutureMessage) -> None:
-        self._buffered.add(fut)
-        fut.add_done_callback(self._buffered.discard)
-        super().send_soon(fut)
-
-    async def delivered(self) -> None:
-        """Wait until what was buffered so far is delivered, or has failed (Faust reports a
-        failed send itself)."""
-        if self._buffered:
-            await asyncio.wait(list(self._buffered))
-
-
-class ProcessedOffsets:
-    """The last offset processed of each partition this worker holds, so that a message
-    handed over again while the partition stays here is skipped, not processed twice.
-
-    When a worker starts, Faust resumes its partitions before it seeks them to their
-    committed offsets, and its own check lets an offset equal to the last one read through:
-    the last message of a batch fetched in between comes again after the seek. Checked when
-    an event is taken up, not when it is fetched: a fetched message may be dropped unprocessed
-    (Faust empties its queues on a rebalance) and must then come again.
+    Writes of one key between two commits are coalesced: the changelog is compacted, so
+    only the last one counts (a record's match state changes several times per change).
     """
 
-    def __init__(self) -> None:
-        self._last: dict[TP, int] = {}
+    @cached_property
+    def _held(self) -> dict[tuple[str, int | None, Any], FutureMessage]:
+        return {}
 
-    def is_new(self, tp: TP, offset: int) -> bool:
-        last = self._last.get(tp)
-        return last is None or offset > last
+    def send_soon(self, fut: FutureMessage) -> None:
+        message = fut.message
+        slot = (message.channel.get_topic_name(), message.partition, message.key)
+        replaced = self._held.pop(slot, None)  # popped, so the newest write goes last
+        if replaced is not None:
+            replaced.cancel()
+        self._held[slot] = fut
 
-    def processed(self, tp: TP, offset: int) -> None:
-        self._last[tp] = max(offset, self._last.get(tp, offset))
+    @cached_property
+    def _sending(self) -> asyncio.Future[None]:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
 
-    def forget(self, tps: Iterable[TP]) -> None:
-        """Partitions revoked: when one comes back it is read again from its commit."""
-        for tp in tps:
-            self._last.pop(tp, None)
+    async def send_held_after_outputs(self) -> None:
+        """Deliver every output sent so far, then the held table writes; raise the first
+        failure, so that no offset is committed past a state that did not reach Kafka.
+
+        The writes are sent by a task of their own, which a commit waits for but does not
+        own: Faust cancels its periodic commit when the worker stops, and writes taken out
+        of the hold but not yet sent would otherwise be lost while the stop's own commit
+        goes on to commit their offsets. Each sending waits for the one before it, so a
+        key's writes reach its changelog in order."""
+        await self.flush()
+        held, self._held = list(self._held.values()), {}
+        self._sending = asyncio.ensure_future(self._send_after(self._sending, held))
+        await asyncio.shield(self._sending)
+
+    @staticmethod
+    async def _send_after(previous: asyncio.Future[None], held: list[FutureMessage]) -> None:
+        await previous
+        deliveries = [await fut.message.channel.publish_message(fut, wait=False) for fut in held]
+        for delivery in deliveries:
+            await delivery
 
 
 class GatedConsumer(faust_aiokafka.Consumer):
-    """Faust's consumer, which closes the gate and waits for the buffered table writes
-    before it works out the offsets to commit: an offset committed before its event's table
-    writes left Faust's buffer would lose them to a crash for good, and an event finished
-    while the offsets are worked out would be committed with its table writes in flight."""
+    """Faust's consumer, which closes the gate and delivers the outputs, then the held
+    table writes, before it works out the offsets to commit: an offset committed before its
+    event's table writes reached Kafka would lose them to a crash for good, and an event
+    finished while the offsets are worked out would be committed with its writes in flight."""
 
     def __init__(self, transport: Any, callback: Any, *args: Any, **kwargs: Any) -> None:
         async def deliver(message: Any) -> None:
@@ -149,14 +162,14 @@ class GatedConsumer(faust_aiokafka.Consumer):
 
         super().__init__(transport, deliver, *args, **kwargs)
 
-    async def on_partitions_revoked(self, revoked: set[TP]) -> None:
-        cast(CrmApp, self.app).processed_offsets.forget(revoked)
-        await super().on_partitions_revoked(revoked)
-
     async def force_commit(self, topics: Any = None, start_new_transaction: bool = True) -> bool:
         gate = cast(CrmApp, self.app).event_gate
         async with gate.closed():
-            await cast(DeliveryTrackingProducer, self.app.producer).delivered()
+            try:
+                await cast(ChangelogAtCommitProducer, self.app.producer).send_held_after_outputs()
+            except Exception as exc:  # as Faust does when an output attached to a commit fails
+                await self.crash(exc)
+                return False
             return cast(bool, await super().force_commit(topics, start_new_transaction))
 
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
@@ -170,32 +183,29 @@ class GatedConsumer(faust_aiokafka.Consumer):
 
 class CrmTransport(faust_aiokafka.Transport):
     Consumer = GatedConsumer
-    Producer = DeliveryTrackingProducer
+    Producer = ChangelogAtCommitProducer
 
 
 class CrmApp(faust.App):
-    """A Faust app whose agents take their events from :meth:`events`, and whose commits
-    wait for the events in processing and the buffered table writes."""
+    """A Faust app whose agents take their events from :meth:`events`, whose commits wait
+    for the events in processing, their outputs and then their table writes, and whose
+    recovery seeks the inputs before they resume (:mod:`streams.recovery`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("TableManager", SeekThenResumeTableManager)
+        super().__init__(*args, **kwargs)
 
     @cached_property
     def event_gate(self) -> EventGate:
         return EventGate()
 
-    @cached_property
-    def processed_offsets(self) -> ProcessedOffsets:
-        return ProcessedOffsets()
-
     async def events(self, stream: faust.StreamT[bytes]) -> AsyncIterator[Any]:
-        """The stream's events, each processed once, inside the gate, and acknowledged
-        before the gate is let go, so that a commit never sees an event whose outputs are
-        sent but whose offset is not yet safe to commit. (Typed as loosely as Faust's own
-        ``stream.events()``.)"""
+        """The stream's events, each inside the gate, and acknowledged before the gate is
+        let go, so that a commit never sees an event whose outputs are sent but whose offset
+        is not yet safe to commit. (Typed as loosely as Faust's own ``stream.events()``.)"""
         async for event in stream.events():
-            message = event.message
             async with self.event_gate.holding():
-                if self.processed_offsets.is_new(message.tp, message.offset):
-                    yield event
-                    self.processed_offsets.processed(message.tp, message.offset)
+                yield event
                 await stream.ack(event)
 
     def _new_transport(self) -> CrmTransport:

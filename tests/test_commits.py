@@ -1,6 +1,6 @@
 """The pieces of the worker's commits that need no broker: the gate between events and
-commits, and the offsets already processed. Through the broker, ``test_faults_crash_e2e``
-kills a worker mid-stream and counts every output."""
+commits, and the table writes held until a commit. Through the broker,
+``test_faults_crash_e2e`` kills a worker mid-stream and counts every output."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from faust.types import TP
+from faust.types.tuples import FutureMessage, PendingMessage
 
-from streams.commits import EventGate, ProcessedOffsets
+from streams.commits import ChangelogAtCommitProducer, EventGate
 
 T = TypeVar("T")
 
@@ -80,24 +80,94 @@ def test_an_agent_woken_by_one_commit_waits_again_when_the_next_one_starts_at_on
     assert run(main) == ["second commit", "event"]
 
 
-def test_an_offset_handed_over_again_is_new_only_after_its_partition_was_revoked() -> None:
-    changes, answers = TP("crm.changes", 0), TP("crm.match.answers", 0)
-    processed = ProcessedOffsets()
-    taken: list[tuple[str, int]] = []
-    # A batch fetched before the start-up seek, then the same partition after it; offset 11
-    # was fetched but dropped unprocessed (a rebalance empties Faust's queues).
-    for tp, offset in [(changes, o) for o in (7, 8, 9, 7, 8, 9, 10)] + [(answers, 3)]:
-        if processed.is_new(tp, offset):
-            taken.append((tp.topic, offset))
-            processed.processed(tp, offset)
-    assert processed.is_new(changes, 11)
-    processed.forget([changes])  # revoked: when it comes back, it is read from its commit
-    assert processed.is_new(changes, 9)
-    assert not processed.is_new(answers, 3)
-    assert taken == [
-        ("crm.changes", 7),
-        ("crm.changes", 8),
-        ("crm.changes", 9),
-        ("crm.changes", 10),
-        ("crm.match.answers", 3),
+class RecordingChannel:
+    """A changelog topic that records what is published to it, delivered when told."""
+
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+        self.deliveries: list[asyncio.Future[None]] = []
+
+    def get_topic_name(self) -> str:
+        return "records-changelog"
+
+    async def publish_message(self, fut: FutureMessage, wait: bool = False) -> asyncio.Future[None]:
+        self.log.append(f"write {fut.message.key!r}={fut.message.value!r}")
+        delivery: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.deliveries.append(delivery)
+        return delivery
+
+
+class ProducerWithoutBroker(ChangelogAtCommitProducer):
+    """The producer's holding of table writes, with the outputs' flush recorded instead of
+    sent (Faust's service set-up is skipped: nothing here talks to a broker)."""
+
+    def __init__(self, log: list[str], outputs_delivered: asyncio.Event) -> None:
+        self.log_ = log
+        self.outputs_delivered = outputs_delivered
+
+    async def flush(self) -> None:
+        await self.outputs_delivered.wait()
+        self.log_.append("outputs delivered")
+
+
+def table_write(channel: RecordingChannel, key: bytes, value: bytes) -> FutureMessage:
+    message = PendingMessage(channel, key, value, 0, None, None, None, None, None, None, None, None)
+    return FutureMessage(message)  # type: ignore[arg-type]
+
+
+def test_table_writes_wait_for_the_commit_go_after_the_outputs_and_keep_the_last_per_key() -> None:
+    async def main() -> list[str]:
+        log: list[str] = []
+        outputs_delivered = asyncio.Event()
+        channel = RecordingChannel(log)
+        producer = ProducerWithoutBroker(log, outputs_delivered)
+        first = table_write(channel, b"lead:1", b"v1")
+        producer.send_soon(first)
+        producer.send_soon(table_write(channel, b"lead:2", b"v1"))
+        producer.send_soon(table_write(channel, b"lead:1", b"v2"))
+        await settle()
+        assert log == []  # held: nothing leaves before a commit
+        commit = asyncio.create_task(producer.send_held_after_outputs())
+        await settle()
+        assert log == []  # the outputs first
+        outputs_delivered.set()
+        await settle()
+        assert not commit.done()  # until the writes are delivered too
+        for delivery in channel.deliveries:
+            delivery.set_result(None)
+        await commit
+        assert first.cancelled()  # replaced by the later write of its key
+        return log
+
+    assert run(main) == ["outputs delivered", "write b'lead:2'=b'v1'", "write b'lead:1'=b'v2'"]
+
+
+def test_writes_taken_by_a_cancelled_commit_are_still_sent_and_awaited_by_the_next() -> None:
+    async def main() -> list[str]:
+        log: list[str] = []
+        outputs_delivered = asyncio.Event()
+        outputs_delivered.set()
+        channel = RecordingChannel(log)
+        producer = ProducerWithoutBroker(log, outputs_delivered)
+        producer.send_soon(table_write(channel, b"lead:1", b"v1"))
+        periodic = asyncio.create_task(producer.send_held_after_outputs())
+        await settle()
+        periodic.cancel()  # Faust cancels its periodic commit when the worker stops
+        producer.send_soon(table_write(channel, b"lead:2", b"v1"))
+        last = asyncio.create_task(producer.send_held_after_outputs())
+        await settle()
+        assert not last.done()  # waits for the cancelled commit's writes as well
+        assert log == ["outputs delivered", "write b'lead:1'=b'v1'", "outputs delivered"]
+        channel.deliveries[0].set_result(None)
+        await settle()
+        assert not last.done()
+        channel.deliveries[1].set_result(None)  # the later writes go after the earlier ones
+        await last
+        return log
+
+    assert run(main) == [
+        "outputs delivered",
+        "write b'lead:1'=b'v1'",
+        "outputs delivered",
+        "write b'lead:2'=b'v1'",
     ]

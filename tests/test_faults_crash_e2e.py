@@ -248,17 +248,20 @@ def assert_state_restored(run: CrashRun) -> None:
         "entity_type": "contact",
         "entity_id": "fault-c1",
     }
-    # The outcome model: the restarted learner goes on from the last checkpoint before the
-    # crash (next version, labels counted on), never from scratch.
+    # The outcome model: the restarted learner goes on from the last checkpoint a commit
+    # covered.
     written_before, written_after = run.checkpoints_around_the_kill()
     assert written_before, "a checkpoint before the crash, to resume from"
     assert written_after, "the restarted worker learned on and checkpointed"
     last_before = max(written_before, key=lambda c: c["version"])
-    resumed = written_after[0]
-    assert resumed["version"] == last_before["version"] + 1
-    assert resumed["labels"] == last_before["labels"] + CHECKPOINT_LABELS
-    versions = [c["version"] for c in run.checkpoints]
-    assert versions == sorted(set(versions)), "one checkpoint per version, in order"
+    # A checkpoint's table write leaves with the commit that covers its labels: one made
+    # after the last commit before the kill is lost with it, its labels come again, and it
+    # is made again from them, with the same version and count.
+    assert written_after[0]["version"] <= last_before["version"] + 1
+    assert max(c["version"] for c in written_after) > last_before["version"]
+    # Every checkpoint comes after exactly its share of labels: none lost, none learned twice.
+    counts = [(c["version"], c["labels"]) for c in run.checkpoints]
+    assert all(labels == version * CHECKPOINT_LABELS for version, labels in counts), counts
 
 
 @pytest.mark.timeout(int(600 + 3 * patience(EVENTS)))
