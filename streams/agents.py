@@ -142,25 +142,36 @@ def _position(event: faust.EventT[bytes]) -> SourcePosition:
     return SourcePosition(topic=message.topic, partition=message.partition, offset=message.offset)
 
 
+def _key(event: faust.EventT[bytes]) -> bytes:
+    """The key of a message on an internal topic, which names its record or block."""
+    key = event.message.key
+    if key is None:
+        raise ValueError(f"a message without a key on {event.message.topic}, a keyed topic")
+    return key
+
+
 @app.agent(inbound_topic)
 async def ingest_changes(stream: faust.StreamT[bytes]) -> None:
     """Step 1: decode each message into canonical changes and route them to their record."""
-    async for event in app.events(stream):
-        started = time.perf_counter()
-        result = ingest_message(
-            event.value,
-            event.message.key,
-            _position(event),
-            datetime.now(UTC),
-            source_format=input_formats.get(event.message.topic),
-            mapping=field_mapping,
-            max_bytes=settings.max_message_bytes,
-        )
-        for routed in result.routed:
-            await routed_topic.send(key=routed.record_key(), value=routed.to_json())
-        if result.dead_letter is not None:
-            await deadletter_topic.send(key=event.message.key, value=result.dead_letter.to_json())
-        record_ingest(result, time.perf_counter() - started)
+    await app.process_each(stream, _ingest, on_failure=_park_internal_failure)
+
+
+async def _ingest(event: faust.EventT[bytes]) -> None:
+    started = time.perf_counter()
+    result = ingest_message(
+        event.value,
+        event.message.key,
+        _position(event),
+        datetime.now(UTC),
+        source_format=input_formats.get(event.message.topic),
+        mapping=field_mapping,
+        max_bytes=settings.max_message_bytes,
+    )
+    for routed in result.routed:
+        await routed_topic.send(key=routed.record_key(), value=routed.to_json())
+    if result.dead_letter is not None:
+        await deadletter_topic.send(key=event.message.key, value=result.dead_letter.to_json())
+    record_ingest(result, time.perf_counter() - started)
 
 
 @app.agent(record_topic)
@@ -171,37 +182,35 @@ async def apply_changes(stream: faust.StreamT[bytes]) -> None:
     partition, so the record's state, its duplicate state and its engagement are only ever
     touched here, one event at a time.
     """
-    async for event in app.events(stream):
-        if event.message.topic == engagement_topic.get_topic_name():
-            await _take_engagement(event)
-            continue
-        started = time.perf_counter()
-        key = event.message.key
-        topic = event.message.topic
-        scoring: Scoring | None = None  # only a change is scored
-        news: tuple[EngagementUpdate, ...] = ()  # only a change makes engagement
-        try:
-            now = datetime.now(UTC)
-            stored = matches_table.get(key)
-            state = MatchState.model_validate_json(stored) if stored is not None else None
-            if topic == match_answers_topic.get_topic_name():
-                answer = BlockAnswer.model_validate_json(event.value)
-                state, effects = on_answer(state, answer, _judge(), now)
-            elif topic == match_links_topic.get_topic_name():
-                state, effects = on_link(state, LinkMessage.model_validate_json(event.value), now)
-            else:
-                state, effects, scoring, news = _apply_change(key, event.value, state, now)
-        except Exception as exc:  # a bug of ours parks the event instead of killing the agent
-            app.log.exception("could not process a record event at %r", _position(event))
-            await _park_internal_failure(event, exc)
-            continue
-        if state is not None:
-            _store_if_changed(matches_table, key, stored, state.model_dump_json().encode())
-        await _send(effects)
-        if scoring is not None:
-            await _send_scoring(scoring)
-        await _send_engagement(news)
-        record_matching(effects, time.perf_counter() - started)
+    await app.process_each(stream, _take_record_event, on_failure=_park_internal_failure)
+
+
+async def _take_record_event(event: faust.EventT[bytes]) -> None:
+    if event.message.topic == engagement_topic.get_topic_name():
+        await _take_engagement(event)
+        return
+    started = time.perf_counter()
+    key = _key(event)
+    topic = event.message.topic
+    scoring: Scoring | None = None  # only a change is scored
+    news: tuple[EngagementUpdate, ...] = ()  # only a change makes engagement
+    now = datetime.now(UTC)
+    stored = matches_table.get(key)
+    state = MatchState.model_validate_json(stored) if stored is not None else None
+    if topic == match_answers_topic.get_topic_name():
+        answer = BlockAnswer.model_validate_json(event.value)
+        state, effects = on_answer(state, answer, _judge(), now)
+    elif topic == match_links_topic.get_topic_name():
+        state, effects = on_link(state, LinkMessage.model_validate_json(event.value), now)
+    else:
+        state, effects, scoring, news = _apply_change(key, event.value, state, now)
+    if state is not None:
+        _store_if_changed(matches_table, key, stored, state.model_dump_json().encode())
+    await _send(effects)
+    if scoring is not None:
+        await _send_scoring(scoring)
+    await _send_engagement(news)
+    record_matching(effects, time.perf_counter() - started)
 
 
 def _apply_change(
@@ -250,26 +259,21 @@ def _engagement_news(enriched: EnrichedRecord) -> tuple[EngagementUpdate, ...]:
 async def _take_engagement(event: faust.EventT[bytes]) -> None:
     """Engagement news for this record: fold it into the record's engagement, pass a
     contact's activity on to its account, and re-score the record when its engagement
-    moved. A failure to apply parks the news; one to score is counted like a change's."""
+    moved. A failure to score is counted like a change's, and the news kept."""
     now = datetime.now(UTC)
-    try:
-        update = EngagementUpdate.model_validate_json(event.value)
-        key = update.target_key()  # the message's key: how it came to this partition
-        stored = records_table.get(key)
-        target = RecordState.model_validate_json(stored) if stored is not None else None
-        fields = _standardized_fields(target) if target is not None else None
-        step = apply_update(
-            _stored_engagement(key),
-            update,
-            target_fields=fields,
-            target_deleted=target is not None and target.deleted,
-        )
-        if step.engagement is not None:
-            engagement_table[key] = orjson.dumps(step.engagement.to_dict())
-    except Exception as exc:  # a bug of ours parks the event instead of killing the agent
-        app.log.exception("could not apply engagement at %r", _position(event))
-        await _park_internal_failure(event, exc)
-        return
+    update = EngagementUpdate.model_validate_json(event.value)
+    key = update.target_key()  # the message's key: how it came to this partition
+    stored = records_table.get(key)
+    target = RecordState.model_validate_json(stored) if stored is not None else None
+    fields = _standardized_fields(target) if target is not None else None
+    step = apply_update(
+        _stored_engagement(key),
+        update,
+        target_fields=fields,
+        target_deleted=target is not None and target.deleted,
+    )
+    if step.engagement is not None:
+        engagement_table[key] = orjson.dumps(step.engagement.to_dict())
     if step.forward is not None:
         await _send_engagement([step.forward])
     if step.changed and target is not None and fields is not None:
@@ -288,63 +292,60 @@ async def _send_engagement(updates: Iterable[EngagementUpdate]) -> None:
 @app.agent(match_requests_topic)
 async def index_blocks(stream: faust.StreamT[bytes]) -> None:
     """Step 4, block side: compare a record with its block's members, then index it."""
-    async for event in app.events(stream):
-        key = event.message.key
-        try:
-            request = IndexRequest.model_validate_json(event.value)
-            stored = blocks_table.get(key)
-            block = Block.model_validate_json(stored) if stored is not None else None
-            block, answer = index_in_block(
-                block,
-                request,
-                matcher,
-                max_members=settings.match_max_block_size,
-                floor=CANDIDATE_FLOOR,
-            )
-        except Exception as exc:
-            app.log.exception("could not index a record in a block at %r", _position(event))
-            await _park_internal_failure(event, exc)
-            continue
-        if block is None:
-            blocks_table.pop(key, None)
-        else:
-            blocks_table[key] = block.model_dump_json().encode()
-        if answer is not None:
-            await match_answers_topic.send(key=answer.record_key.encode(), value=_json(answer))
-            record_block_answer()
+    await app.process_each(stream, _index_in_block, on_failure=_park_internal_failure)
+
+
+async def _index_in_block(event: faust.EventT[bytes]) -> None:
+    key = _key(event)
+    request = IndexRequest.model_validate_json(event.value)
+    stored = blocks_table.get(key)
+    block = Block.model_validate_json(stored) if stored is not None else None
+    block, answer = index_in_block(
+        block,
+        request,
+        matcher,
+        max_members=settings.match_max_block_size,
+        floor=CANDIDATE_FLOOR,
+    )
+    if block is None:
+        blocks_table.pop(key, None)
+    else:
+        blocks_table[key] = block.model_dump_json().encode()
+    if answer is not None:
+        await match_answers_topic.send(key=answer.record_key.encode(), value=_json(answer))
+        record_block_answer()
 
 
 @app.agent(feedback_topic)
 async def take_feedback(stream: faust.StreamT[bytes]) -> None:
     """Reviewers' verdicts: each record of the pair hears it; one side teaches the model."""
-    async for event in app.events(stream):
-        try:
-            verdict = FeedbackVerdict.model_validate_json(event.value or b"")
-        except ValidationError as exc:
-            await _park(event, errors_from_validation(exc))
-            continue
-        messages = feedback_messages(verdict.record, verdict.other, verdict.verdict)
-        for message in messages:
-            await match_links_topic.send(key=message.target.encode(), value=_json(message))
-        record_feedback(verdict.verdict, links=len(messages))
+    await app.process_each(stream, _take_verdict, on_failure=_park_internal_failure)
+
+
+async def _take_verdict(event: faust.EventT[bytes]) -> None:
+    try:
+        verdict = FeedbackVerdict.model_validate_json(event.value or b"")
+    except ValidationError as exc:  # a reviewer's tool sent it: bad input, not our failure
+        await _park(event, errors_from_validation(exc))
+        return
+    messages = feedback_messages(verdict.record, verdict.other, verdict.verdict)
+    for message in messages:
+        await match_links_topic.send(key=message.target.encode(), value=_json(message))
+    record_feedback(verdict.verdict, links=len(messages))
 
 
 @app.agent(match_learning_topic)
 async def learn_matches(stream: faust.StreamT[bytes]) -> None:
     """The one learner of the match model (its topic has one partition)."""
-    async for event in app.events(stream):
-        try:
-            sample = LearningSample.model_validate_json(event.value)
-            model = _judge()
-            model.learn(
-                sample.similarities, sample.is_duplicate, decision_at_time=sample.decision_at_time
-            )
-        except Exception as exc:
-            app.log.exception("could not learn from a reviewed pair at %r", _position(event))
-            await _park_internal_failure(event, exc)
-            continue
-        match_model_table[MATCH_MODEL_KEY] = orjson.dumps(model.to_state())
-        record_match_model(model)
+    await app.process_each(stream, _learn_match, on_failure=_park_internal_failure)
+
+
+async def _learn_match(event: faust.EventT[bytes]) -> None:
+    sample = LearningSample.model_validate_json(event.value)
+    model = _judge()
+    model.learn(sample.similarities, sample.is_duplicate, decision_at_time=sample.decision_at_time)
+    match_model_table[MATCH_MODEL_KEY] = orjson.dumps(model.to_state())
+    record_match_model(model)
 
 
 class _ModelCache:
@@ -397,6 +398,10 @@ async def _send(effects: Effects) -> None:
 
 
 async def _park_internal_failure(event: faust.EventT[bytes], exc: Exception) -> None:
+    """A failure of crmstream's own (a bug, or a message on an internal topic that no
+    producer of ours wrote) parks the event as ``processing_failed``, with its traceback in
+    the log, instead of stopping the agent or losing the event."""
+    app.log.exception("could not process the event at %r: parked", _position(event))
     await _park(event, [internal_error(exc)])
 
 
@@ -758,32 +763,30 @@ async def learn_outcomes(stream: faust.StreamT[bytes]) -> None:
     publish the drift alerts it raised on ``crm.alerts``, obey operators' commands,
     checkpoint every N labels or T seconds and after each decision, to the global table and
     ``crm.models``."""
-    async for event in app.events(stream):
-        alerts: list[AlertEvent] = []
-        try:
-            if event.message.key == TICK_KEY:
-                due = [_learner(model) for model in list(_learners)]
-            elif event.message.key == COMMAND_KEY:
-                due = [_obey(event.value)]
-            else:
-                example = TrainingExample.model_validate_json(event.value)
-                learner = _learner(example.model)
-                raised = learner.learn(example)
-                alerts = [alert_event(alert, example, datetime.now(UTC)) for alert in raised]
-                record_model_error(example.model, learner.concept_drift.error_rate)
-                due = [learner]
-        except Exception as exc:
-            app.log.exception("could not learn from an outcome at %r", _position(event))
-            await _park_internal_failure(event, exc)
-            continue
-        for alert in alerts:
-            await alerts_topic.send(key=alert.record_key(), value=alert.to_json())
-            record_drift_alert(alert.model, alert.kind)
-            app.log.warning("drift alert: %s", alert.model_dump_json())
-        now = time.monotonic()
-        for learner in due:
-            if learner.due(now):
-                await _write_checkpoint(learner.checkpoint(datetime.now(UTC), now))
+    await app.process_each(stream, _learn_outcome, on_failure=_park_internal_failure)
+
+
+async def _learn_outcome(event: faust.EventT[bytes]) -> None:
+    alerts: list[AlertEvent] = []
+    if event.message.key == TICK_KEY:
+        due = [_learner(model) for model in list(_learners)]
+    elif event.message.key == COMMAND_KEY:
+        due = [_obey(event.value)]
+    else:
+        example = TrainingExample.model_validate_json(event.value)
+        learner = _learner(example.model)
+        raised = learner.learn(example)
+        alerts = [alert_event(alert, example, datetime.now(UTC)) for alert in raised]
+        record_model_error(example.model, learner.concept_drift.error_rate)
+        due = [learner]
+    for alert in alerts:
+        await alerts_topic.send(key=alert.record_key(), value=alert.to_json())
+        record_drift_alert(alert.model, alert.kind)
+        app.log.warning("drift alert: %s", alert.model_dump_json())
+    now = time.monotonic()
+    for learner in due:
+        if learner.due(now):
+            await _write_checkpoint(learner.checkpoint(datetime.now(UTC), now))
 
 
 async def _write_checkpoint(checkpoint: ModelCheckpoint) -> None:

@@ -13,7 +13,7 @@ commit does not make sure of that, nor of a few things around it:
   which Faust counts one too far, and misses after offset 0, so its committed offset falls
   behind what was processed, or stops for good.
 
-Here agents take their events through :meth:`CrmApp.events`, which holds the
+Here agents take their events through :meth:`CrmApp.process_each`, which holds the
 :class:`EventGate` for the whole event and acknowledges it before letting go. A commit
 first closes the gate, which waits until no agent is in the middle of an event, then
 delivers every output, then the table writes held since the last commit
@@ -31,7 +31,7 @@ the transaction of their source partition, it still lost or repeated outputs thr
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
@@ -187,7 +187,7 @@ class CrmTransport(faust_aiokafka.Transport):
 
 
 class CrmApp(faust.App):
-    """A Faust app whose agents take their events from :meth:`events`, whose commits wait
+    """A Faust app whose agents take their events from :meth:`process_each`, whose commits wait
     for the events in processing, their outputs and then their table writes, and whose
     recovery seeks the inputs before they resume (:mod:`streams.recovery`)."""
 
@@ -199,13 +199,26 @@ class CrmApp(faust.App):
     def event_gate(self) -> EventGate:
         return EventGate()
 
-    async def events(self, stream: faust.StreamT[bytes]) -> AsyncIterator[Any]:
-        """The stream's events, each inside the gate, and acknowledged before the gate is
-        let go, so that a commit never sees an event whose outputs are sent but whose offset
-        is not yet safe to commit. (Typed as loosely as Faust's own ``stream.events()``.)"""
+    async def process_each(
+        self,
+        stream: faust.StreamT[bytes],
+        handle: Callable[[faust.EventT[bytes]], Awaitable[None]],
+        *,
+        on_failure: Callable[[faust.EventT[bytes], Exception], Awaitable[None]],
+    ) -> None:
+        """Hand the stream's events to ``handle`` one at a time, each inside the gate, and
+        acknowledge each before the gate is let go, so that a commit never sees an event
+        whose outputs are sent but whose offset is not yet safe to commit.
+
+        An exception ``handle`` raises goes to ``on_failure`` (the agents park the event),
+        and the event is acknowledged after it: without this, Faust would acknowledge the
+        event and restart the agent, and the event would be lost without a trace."""
         async for event in stream.events():
             async with self.event_gate.holding():
-                yield event
+                try:
+                    await handle(event)
+                except Exception as exc:
+                    await on_failure(event, exc)
                 await stream.ack(event)
 
     def _new_transport(self) -> CrmTransport:

@@ -1,16 +1,17 @@
 """The pieces of the worker's commits that need no broker: the gate between events and
-commits, and the table writes held until a commit. Through the broker,
+commits, the table writes held until a commit, and what becomes of an event whose handler
+fails. Through the broker,
 ``test_faults_crash_e2e`` kills a worker mid-stream and counts every output."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar, cast
 
 from faust.types.tuples import FutureMessage, PendingMessage
 
-from streams.commits import ChangelogAtCommitProducer, EventGate
+from streams.commits import ChangelogAtCommitProducer, CrmApp, EventGate
 
 T = TypeVar("T")
 
@@ -171,3 +172,42 @@ def test_writes_taken_by_a_cancelled_commit_are_still_sent_and_awaited_by_the_ne
         "outputs delivered",
         "write b'lead:2'=b'v1'",
     ]
+
+
+class ListStream:
+    """The part of a Faust stream that :meth:`CrmApp.process_each` uses."""
+
+    def __init__(self, events: list[str]) -> None:
+        self._events = events
+        self.acked: list[str] = []
+
+    async def events(self) -> AsyncIterator[str]:
+        for event in self._events:
+            yield event
+
+    async def ack(self, event: str) -> None:
+        self.acked.append(event)
+
+
+def test_an_event_whose_handler_fails_goes_to_on_failure_and_the_next_one_follows() -> None:
+    async def main() -> tuple[list[str], list[tuple[str, str]], list[str]]:
+        app = CrmApp("crmstream-unit-test")
+        handled: list[str] = []
+        failed: list[tuple[str, str]] = []
+
+        async def handle(event: Any) -> None:
+            if event == "poison":
+                raise ValueError("a bug of ours")
+            handled.append(event)
+
+        async def on_failure(event: Any, exc: Exception) -> None:
+            failed.append((event, str(exc)))
+
+        stream = ListStream(["first", "poison", "last"])
+        await app.process_each(cast(Any, stream), handle, on_failure=on_failure)
+        return handled, failed, stream.acked
+
+    handled, failed, acked = run(main)
+    assert handled == ["first", "last"]
+    assert failed == [("poison", "a bug of ours")]
+    assert acked == ["first", "poison", "last"]  # the failed one too: parked, not lost
