@@ -30,6 +30,7 @@ class ErrorCode(StrEnum):
     UNKNOWN_OP = "unknown_op"
     INVALID_TIMESTAMP = "invalid_timestamp"
     EMPTY_CHANGE = "empty_change"
+    RESULT_TOO_LARGE = "result_too_large"
     PROCESSING_FAILED = "processing_failed"
 
 

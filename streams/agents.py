@@ -7,10 +7,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import faust
 import orjson
+from aiokafka.errors import MessageSizeTooLargeError
 from faust.types import TableT
 from pydantic import BaseModel, ValidationError
 
@@ -69,7 +70,7 @@ from schemas.enrich import (
     ScoreFactor,
     enrich_change,
 )
-from schemas.errors import ErrorDetail, errors_from_validation, internal_error
+from schemas.errors import ErrorCode, ErrorDetail, errors_from_validation, internal_error
 from schemas.ingest import RoutedChange, ingest_message
 from schemas.outbound import DeadLetter, SourcePosition
 from schemas.record import MergeOutcome, RecordState
@@ -109,6 +110,7 @@ from streams.app import (
     settings,
     standardize_options,
 )
+from streams.commits import ChangelogAtCommitProducer
 from streams.metrics import (
     publish_model,
     record_block_answer,
@@ -153,7 +155,7 @@ def _key(event: faust.EventT[bytes]) -> bytes:
 @app.agent(inbound_topic)
 async def ingest_changes(stream: faust.StreamT[bytes]) -> None:
     """Step 1: decode each message into canonical changes and route them to their record."""
-    await app.process_each(stream, _ingest, on_failure=_park_internal_failure)
+    await app.process_each(stream, _ingest, on_failure=_park_failure)
 
 
 async def _ingest(event: faust.EventT[bytes]) -> None:
@@ -182,7 +184,7 @@ async def apply_changes(stream: faust.StreamT[bytes]) -> None:
     partition, so the record's state, its duplicate state and its engagement are only ever
     touched here, one event at a time.
     """
-    await app.process_each(stream, _take_record_event, on_failure=_park_internal_failure)
+    await app.process_each(stream, _take_record_event, on_failure=_park_failure)
 
 
 async def _take_record_event(event: faust.EventT[bytes]) -> None:
@@ -220,6 +222,11 @@ def _apply_change(
     stored = records_table.get(key)
     record_state = RecordState.model_validate_json(stored) if stored is not None else None
     new_state, enriched = enrich_change(routed, record_state, now=now, options=standardize_options)
+    # Before the state changes: a change whose enriched record its topic would refuse is
+    # parked as result_too_large and leaves its record as it was.
+    cast(ChangelogAtCommitProducer, app.producer).refuse_oversized(
+        enriched_topic.get_topic_name(), enriched.record_key(), enriched.to_json()
+    )
     records_table[key] = new_state.model_dump_json().encode()
     scoring = _scoring_or_none(
         key,
@@ -292,7 +299,7 @@ async def _send_engagement(updates: Iterable[EngagementUpdate]) -> None:
 @app.agent(match_requests_topic)
 async def index_blocks(stream: faust.StreamT[bytes]) -> None:
     """Step 4, block side: compare a record with its block's members, then index it."""
-    await app.process_each(stream, _index_in_block, on_failure=_park_internal_failure)
+    await app.process_each(stream, _index_in_block, on_failure=_park_failure)
 
 
 async def _index_in_block(event: faust.EventT[bytes]) -> None:
@@ -319,7 +326,7 @@ async def _index_in_block(event: faust.EventT[bytes]) -> None:
 @app.agent(feedback_topic)
 async def take_feedback(stream: faust.StreamT[bytes]) -> None:
     """Reviewers' verdicts: each record of the pair hears it; one side teaches the model."""
-    await app.process_each(stream, _take_verdict, on_failure=_park_internal_failure)
+    await app.process_each(stream, _take_verdict, on_failure=_park_failure)
 
 
 async def _take_verdict(event: faust.EventT[bytes]) -> None:
@@ -337,7 +344,7 @@ async def _take_verdict(event: faust.EventT[bytes]) -> None:
 @app.agent(match_learning_topic)
 async def learn_matches(stream: faust.StreamT[bytes]) -> None:
     """The one learner of the match model (its topic has one partition)."""
-    await app.process_each(stream, _learn_match, on_failure=_park_internal_failure)
+    await app.process_each(stream, _learn_match, on_failure=_park_failure)
 
 
 async def _learn_match(event: faust.EventT[bytes]) -> None:
@@ -397,10 +404,16 @@ async def _send(effects: Effects) -> None:
         record_enriched(enriched)
 
 
-async def _park_internal_failure(event: faust.EventT[bytes], exc: Exception) -> None:
-    """A failure of crmstream's own (a bug, or a message on an internal topic that no
-    producer of ours wrote) parks the event as ``processing_failed``, with its traceback in
-    the log, instead of stopping the agent or losing the event."""
+async def _park_failure(event: faust.EventT[bytes], exc: Exception) -> None:
+    """An event whose processing failed is parked instead of stopping the agent or being
+    lost: as ``result_too_large`` when a message it made was too large for its topic (a
+    record grown past the limit), else as ``processing_failed``, a failure of crmstream's
+    own (a bug, or a message on an internal topic no producer of ours wrote), with its
+    traceback in the log."""
+    if isinstance(exc, MessageSizeTooLargeError):
+        app.log.warning("parked the event at %r: %s", _position(event), exc)
+        await _park(event, [ErrorDetail(ErrorCode.RESULT_TOO_LARGE, str(exc))])
+        return
     app.log.exception("could not process the event at %r: parked", _position(event))
     await _park(event, [internal_error(exc)])
 
@@ -763,7 +776,7 @@ async def learn_outcomes(stream: faust.StreamT[bytes]) -> None:
     publish the drift alerts it raised on ``crm.alerts``, obey operators' commands,
     checkpoint every N labels or T seconds and after each decision, to the global table and
     ``crm.models``."""
-    await app.process_each(stream, _learn_outcome, on_failure=_park_internal_failure)
+    await app.process_each(stream, _learn_outcome, on_failure=_park_failure)
 
 
 async def _learn_outcome(event: faust.EventT[bytes]) -> None:

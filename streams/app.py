@@ -51,6 +51,7 @@ from streams.topics import (
     MODEL_CHECKPOINT_MAX_BYTES,
     Table,
     Topic,
+    message_limits,
     record_max_bytes,
     table_partitions,
     topic_name,
@@ -132,6 +133,7 @@ record_worker_info(
 )
 
 _specs = {spec.name: spec for spec in topic_specs(settings)}
+app.message_limits = message_limits(settings)
 
 
 def _declare(topic: Topic) -> faust.TopicT:

@@ -31,11 +31,13 @@ the transaction of their source partition, it still lost or repeated outputs thr
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
 import faust
+from aiokafka.errors import MessageSizeTooLargeError
+from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 from faust.types.tuples import FutureMessage
@@ -99,6 +101,8 @@ class ChangelogAtCommitProducer(faust_aiokafka.Producer):
 
     Writes of one key between two commits are coalesced: the changelog is compacted, so
     only the last one counts (a record's match state changes several times per change).
+    A message too large for its topic, output or table write, is refused in the event that
+    made it, so that the event is parked with the reason instead of the message being lost.
     """
 
     @cached_property
@@ -106,12 +110,48 @@ class ChangelogAtCommitProducer(faust_aiokafka.Producer):
         return {}
 
     def send_soon(self, fut: FutureMessage) -> None:
+        """Hold a table write; one too large for its changelog is refused at once, in the
+        event that made it (which is then parked, the table left as it was): at the
+        commit it would fail again at every restart."""
         message = fut.message
-        slot = (message.channel.get_topic_name(), message.partition, message.key)
+        topic = message.channel.get_topic_name()
+        self.refuse_oversized(topic, message.key, message.value)
+        slot = (topic, message.partition, message.key)
         replaced = self._held.pop(slot, None)  # popped, so the newest write goes last
         if replaced is not None:
             replaced.cancel()
         self._held[slot] = fut
+
+    async def send(  # noqa: PLR0917 (Faust's signature, positional arguments and all)
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        partition: int | None,
+        timestamp: float | None,
+        headers: Any,
+        *,
+        transactional_id: str | None = None,
+    ) -> Any:
+        """Send an output; one too large for its topic is refused in the event that made
+        it, which is then parked. The broker would refuse it only after the event was
+        acknowledged, and Faust would just log it: the output would be lost."""
+        self.refuse_oversized(topic, key, value)
+        return await super().send(
+            topic, key, value, partition, timestamp, headers, transactional_id=transactional_id
+        )
+
+    def refuse_oversized(self, topic: str, key: bytes | None, value: bytes | None) -> None:
+        """Raise ``MessageSizeTooLargeError`` for a message larger than ``topic`` takes."""
+        size = DefaultRecordBatchBuilder.estimate_size_in_bytes(key, value, [])
+        limit = min(
+            cast(CrmApp, self.app).message_limits.get(topic, self.max_request_size),
+            self.max_request_size,
+        )
+        if size > limit:
+            raise MessageSizeTooLargeError(
+                f"a message of {size} bytes to {topic}, over its limit of {limit} bytes"
+            )
 
     @cached_property
     def _sending(self) -> asyncio.Future[None]:
@@ -194,6 +234,9 @@ class CrmApp(faust.App):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("TableManager", SeekThenResumeTableManager)
         super().__init__(*args, **kwargs)
+
+    message_limits: Mapping[str, int] = {}
+    """The largest message each topic takes, by name (set by ``streams.app``)."""
 
     @cached_property
     def event_gate(self) -> EventGate:

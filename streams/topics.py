@@ -160,3 +160,12 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         for table in Table
     )
     return specs
+
+
+def message_limits(settings: Settings) -> dict[str, int]:
+    """The largest message each topic of the service takes, by topic name (the broker's
+    default where its config sets none)."""
+    return {
+        spec.name: int(spec.config.get("max.message.bytes", _BROKER_DEFAULT_MAX_BYTES))
+        for spec in topic_specs(settings)
+    }

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from types import SimpleNamespace
 from typing import Any, TypeVar, cast
 
+import pytest
+from aiokafka.errors import MessageSizeTooLargeError
 from faust.types.tuples import FutureMessage, PendingMessage
 
 from streams.commits import ChangelogAtCommitProducer, CrmApp, EventGate
@@ -102,9 +105,13 @@ class ProducerWithoutBroker(ChangelogAtCommitProducer):
     """The producer's holding of table writes, with the outputs' flush recorded instead of
     sent (Faust's service set-up is skipped: nothing here talks to a broker)."""
 
-    def __init__(self, log: list[str], outputs_delivered: asyncio.Event) -> None:
+    def __init__(
+        self, log: list[str], outputs_delivered: asyncio.Event, *, limit: int = 1 << 20
+    ) -> None:
         self.log_ = log
         self.outputs_delivered = outputs_delivered
+        self.max_request_size = 16 << 20
+        self.app = SimpleNamespace(message_limits={"records-changelog": limit})
 
     async def flush(self) -> None:
         await self.outputs_delivered.wait()
@@ -211,3 +218,17 @@ def test_an_event_whose_handler_fails_goes_to_on_failure_and_the_next_one_follow
     assert handled == ["first", "last"]
     assert failed == [("poison", "a bug of ours")]
     assert acked == ["first", "poison", "last"]  # the failed one too: parked, not lost
+
+
+def test_a_table_write_over_its_changelog_limit_is_refused_in_its_event_not_at_the_commit() -> None:
+    async def main() -> str:
+        log: list[str] = []
+        producer = ProducerWithoutBroker(log, asyncio.Event(), limit=1000)
+        channel = RecordingChannel(log)
+        producer.send_soon(table_write(channel, b"lead:1", b"x" * 500))
+        with pytest.raises(MessageSizeTooLargeError) as refused:
+            producer.send_soon(table_write(channel, b"lead:1", b"x" * 2000))
+        assert len(producer._held) == 1  # the write that fits is still held
+        return str(refused.value)
+
+    assert "bytes to records-changelog, over its limit of 1000 bytes" in run(main)

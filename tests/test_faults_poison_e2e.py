@@ -18,6 +18,7 @@ What they leave out, tested here through a real broker:
 
 from __future__ import annotations
 
+import base64
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -169,6 +170,68 @@ def test_an_accepted_message_larger_than_half_the_limit_comes_out_with_its_neigh
     assert "MessageSizeTooLarge" not in log
     [enriched] = [e for e in outputs.enriched() if e["change"]["entity_id"] == "big-1"]
     assert len(enriched["record"]["attributes"]["Notes__c"]) == 900_000
+
+
+def test_a_record_grown_past_the_limit_parks_its_changes_and_keeps_its_last_state(
+    kafka_bootstrap: str, isolated_names: tuple[str, str], tmp_path: Path
+) -> None:
+    """Each change of one record adds a custom attribute of almost the inbound limit: every
+    change is accepted, but the record outgrows what its enriched record and its state may
+    weigh (about four times the limit). The changes past that are parked as
+    ``result_too_large``, the record keeps its last state, and the worker goes on."""
+    deployment = Deployment.create(
+        kafka_bootstrap,
+        isolated_names,
+        tmp_path,
+        topic_partitions="1",
+        max_message_bytes=str(SMALL_LIMIT),
+    )
+    changes = deployment.topic(Topic.CHANGES)
+    growing: list[tuple[str, bytes | None, bytes]] = [
+        (
+            changes,
+            b"grow-1",
+            orjson.dumps(
+                {
+                    "event_id": f"grow-1-{number}",
+                    "entity_type": "contact",
+                    "entity_id": "grow-1",
+                    "op": "create" if number == 0 else "update",
+                    "occurred_at": (AT + timedelta(minutes=number)).isoformat(),
+                    "source": "t",
+                    "fields": {"first_name": "Ada"},
+                    "attributes": {f"Notes_{number}__c": "n" * (SMALL_LIMIT - 1024)},
+                }
+            ),
+        )
+        for number in range(24)  # 24 notes of ~63 kB: past the 1 MiB floor of the limit
+    ]
+    last = contact(1)  # behind them on the one partition: when it is out, so are they
+    expectation = Expectation.of([last[1]], max_bytes=SMALL_LIMIT)
+    with deployment.worker() as worker:
+        wait_until_ready([worker])
+        produce(deployment, [*growing, (changes, *last)])
+        outputs = collect(deployment, expectation, timeout=120, settle=3.0)
+        no_crash(worker)
+        assert worker.stop() == 0, worker.log_tail()
+
+    outputs.report("a record grown past the limit", sent=len(growing) + 1, seconds=0)
+    assert outputs.lost == 0, "the next record's change came out"
+    enriched = [e for e in outputs.enriched() if e["change"]["entity_id"] == "grow-1"]
+    parked = [orjson.loads(r.value) for r in outputs.records if r.topic.endswith("deadletter")]
+    parked_ids = [
+        orjson.loads(base64.b64decode(letter["original_value_b64"]))["change"]["event_id"]
+        for letter in parked
+    ]
+    print(f"  {len(enriched)} changes enriched, then {len(parked)} parked")
+    assert enriched, "its first changes came out"
+    assert parked, "the record outgrew its limit"
+    assert {letter["errors"][0]["code"] for letter in parked} == {"result_too_large"}
+    assert "over its limit of" in parked[0]["errors"][0]["message"]
+    every_id = [e["change"]["event_id"] for e in enriched] + parked_ids
+    assert sorted(every_id) == sorted(f"grow-1-{n}" for n in range(len(growing))), "each once"
+    states = [e["record"]["changes_applied"] for e in enriched]
+    assert states == list(range(1, len(enriched) + 1)), "the parked ones left the state alone"
 
 
 INTERNAL_TOPICS = (
