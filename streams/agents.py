@@ -118,6 +118,7 @@ from streams.metrics import (
     record_enriched,
     record_feedback,
     record_ingest,
+    record_label_repeated,
     record_match_model,
     record_matching,
     record_model_checkpoint,
@@ -566,6 +567,7 @@ def _score_change(
                 model_version=memory.model_version,
                 segments=dict(memory.segments),
                 labelled_at=change.occurred_at,
+                label_id=f"{key.decode()} {change.event_id}",
             )
     event = _score_record(
         key,
@@ -788,7 +790,10 @@ async def _learn_outcome(event: faust.EventT[bytes]) -> None:
     else:
         example = TrainingExample.model_validate_json(event.value)
         learner = _learner(example.model)
+        repeats = learner.repeats_passed_over
         raised = learner.learn(example)
+        if learner.repeats_passed_over > repeats:
+            record_label_repeated(example.model)
         alerts = [alert_event(alert, example, datetime.now(UTC)) for alert in raised]
         record_model_error(example.model, learner.concept_drift.error_rate)
         due = [learner]

@@ -215,6 +215,12 @@ SCORING_FAILURES = Counter(
     "Changes enriched without a score because scoring failed (the log says why).",
     ["entity_type"],
 )
+MODEL_LABELS_REPEATED = Counter(
+    "crmstream_model_labels_repeated_total",
+    "Labels the learner passed over because it had learned them already (sent again after "
+    "a crash).",
+    ["model"],
+)
 MODEL_CHECKPOINTS = Counter(
     "crmstream_model_checkpoints_total",
     "Outcome model checkpoints written by this worker (the one learner).",
@@ -338,6 +344,10 @@ def record_scoring_failure(entity_type: str) -> None:
 def record_training_example(model: str) -> None:
     MODEL_EXAMPLES.labels(model).inc()
     record_produced(Topic.MODEL_LEARNING)
+
+
+def record_label_repeated(model: str) -> None:
+    MODEL_LABELS_REPEATED.labels(model).inc()
 
 
 def record_model_checkpoint(model: str) -> None:

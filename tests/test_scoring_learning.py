@@ -16,6 +16,8 @@ from models.drift import DriftAlert
 from models.scoring import LEAD_SCORE
 from models.scoring.learning import (
     CHECKPOINT_FORMAT,
+    LABELS_REMEMBERED,
+    LabelIds,
     ModelCheckpoint,
     OutcomeLearner,
     TrainingExample,
@@ -77,6 +79,36 @@ def test_a_restored_checkpoint_scores_and_counts_as_the_learner_did() -> None:
     assert restored.scorer.model_ready
     assert restored.validation.report() == first.validation.report()
     assert restored.checkpoint(AT, now=6.0).version == 2, "versions go on from the checkpoint"
+
+
+def test_a_label_sent_again_is_learned_once_even_by_a_learner_restored_in_between() -> None:
+    labelled = [
+        example.model_copy(update={"label_id": f"lead:lead-{n} change-{n}"})
+        for n, example in enumerate(examples(30))
+    ]
+    first = learner()
+    for example in labelled[:20]:
+        first.learn(example)
+    checkpoint = ModelCheckpoint.from_bytes(first.checkpoint(AT, now=1.0).to_bytes())
+    restored = learner(checkpoint, now=1.0)
+    # A crash sent labels 15-19 again, then the stream went on.
+    for example in labelled[15:30]:
+        restored.learn(example)
+    assert restored.scorer.labels == 30
+    assert restored.repeats_passed_over == 5
+    assert restored.validation.report()["overall"]["count"] == 30
+    unnamed = examples(1)[0]  # a label from before ids: learned as it comes
+    restored.learn(unnamed)
+    restored.learn(unnamed)
+    assert restored.scorer.labels == 32
+
+
+def test_the_learner_remembers_the_latest_label_ids_only() -> None:
+    ids = LabelIds(f"label-{n}" for n in range(LABELS_REMEMBERED + 5))
+    assert "label-4" not in ids
+    assert "label-5" in ids
+    assert f"label-{LABELS_REMEMBERED + 4}" in ids
+    assert len(list(ids)) == LABELS_REMEMBERED
 
 
 # -- drift: watched by the learner, carried by its checkpoints --------------------------------

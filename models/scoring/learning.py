@@ -15,6 +15,8 @@ from __future__ import annotations
 import logging
 import pickle
 import zlib
+from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal
@@ -52,6 +54,10 @@ CHECKPOINT_FORMAT: Final = 3
 scorer and validation; 2 adds the drift monitors; 3 the recent window and a running
 promotion trial (and the header may carry a ``decision``). Older layouts load; newer ones
 raise."""
+LABELS_REMEMBERED: Final = 10_000
+"""Label ids a learner remembers, to learn a label sent again once: a label comes again when
+the worker that found it crashed before its commit, within seconds to a few minutes of the
+first, and far fewer than this many labels come in between."""
 COMMAND_KEY: Final = b"__command__"
 """Key of an operator's :class:`ModelCommand` on the learning topic."""
 
@@ -70,6 +76,11 @@ class TrainingExample(BaseModel):
     model_version: int
     segments: dict[str, str] = {}
     labelled_at: AwareDatetime
+    label_id: str | None = Field(
+        default=None,
+        description="the record and the change that gave the label: the same label sent "
+        "again (its change handed over again after a crash) is learned once",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,20 +259,43 @@ def _data_monitor(checkpoint: ModelCheckpoint | None) -> FeatureDriftMonitor:
     return FeatureDriftMonitor()
 
 
-def _promotion_state(
+class LabelIds:
+    """The ids of the latest labels learned, oldest first, at most :data:`LABELS_REMEMBERED`."""
+
+    def __init__(self, ids: Iterable[str] = ()) -> None:
+        self._order: deque[str] = deque(maxlen=LABELS_REMEMBERED)
+        self._known: set[str] = set()
+        for label_id in ids:
+            self.add(label_id)
+
+    def __contains__(self, label_id: object) -> bool:
+        return label_id in self._known
+
+    def add(self, label_id: str) -> None:
+        if len(self._order) == self._order.maxlen:
+            self._known.discard(self._order[0])
+        self._order.append(label_id)
+        self._known.add(label_id)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._order)
+
+
+def _remembered_state(
     checkpoint: ModelCheckpoint | None, policy: PromotionPolicy
-) -> tuple[RecentWindow, PromotionTrial | None]:
-    """The checkpoint's recent window (resized to this deployment's policy) and running
-    trial; empty and none for a checkpoint before format 3."""
+) -> tuple[RecentWindow, PromotionTrial | None, LabelIds]:
+    """The checkpoint's recent window (resized to this deployment's policy), running trial
+    and label ids; empty, none and none for a checkpoint before format 3. They travel in the
+    checkpoint's ``promotion`` part (the ids since they were added, as ``learned``)."""
     recent = RecentWindow(policy.recent_window)
     if checkpoint is None or not checkpoint.promotion:
-        return recent, None
+        return recent, None, LabelIds()
     # Written by this service's own learner, never by users (see ModelCheckpoint).
     state = pickle.loads(checkpoint.promotion)  # noqa: S301
     for features, label in state["recent"]:
         recent.add(features, label)
     trial: PromotionTrial | None = state["trial"]
-    return recent, trial
+    return recent, trial, LabelIds(state.get("learned", ()))
 
 
 class OutcomeLearner:
@@ -306,7 +340,7 @@ class OutcomeLearner:
             self.validation.audit(validation.segments)
         self.concept_drift = _concept_monitor(config.name, checkpoint)
         self.data_drift = _data_monitor(checkpoint)
-        self.recent, self.trial = _promotion_state(checkpoint, self.policy)
+        self.recent, self.trial, self.learned = _remembered_state(checkpoint, self.policy)
         if self.trial is not None:
             self.trial.candidate.config = config
         self.decision: ModelDecision | None = None
@@ -314,13 +348,22 @@ class OutcomeLearner:
         self.every_labels = every_labels
         self.every_seconds = every_seconds
         self.version = self.scorer.version
+        self.repeats_passed_over = 0
         self.pending = 0
         self.checkpointed_at = now
 
     def learn(self, example: TrainingExample) -> list[DriftAlert]:
         """Judge the prediction made before the label, watch for drift, then learn from it
         (the champion, and a trial's candidate); the drift alerts this label raised (usually
-        none). A concept-drift alert starts a trial; the label that ends it decides."""
+        none). A concept-drift alert starts a trial; the label that ends it decides. A label
+        learned already (the same ``label_id``) is passed over: at least once delivery sends
+        a label again after a crash, and learning it twice would weigh it double and count
+        it twice in the metrics."""
+        if example.label_id is not None:
+            if example.label_id in self.learned:
+                self.repeats_passed_over += 1
+                return []
+            self.learned.add(example.label_id)
         label = example.label
         features = dict(example.features)
         self.validation.update(label, example.probability, example.segments)
@@ -438,7 +481,11 @@ class OutcomeLearner:
         self.checkpointed_at = now
         decision, self.decision = self.decision, None
         report = self.validation.report()
-        promotion = {"recent": list(self.recent.examples), "trial": self.trial}
+        promotion = {
+            "recent": list(self.recent.examples),
+            "trial": self.trial,
+            "learned": list(self.learned),
+        }
         return ModelCheckpoint(
             model=self.config.name,
             version=self.version,
