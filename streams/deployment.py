@@ -16,6 +16,7 @@ from unittest import mock
 from schemas.envelopes import parse_message
 from schemas.mapping import FieldMapping
 from streams.kafka_admin import ensure_topics
+from streams.kafka_security import kafka_python_options
 from streams.ports import free_port
 from streams.settings import ENV_PREFIX, Settings, load_settings
 from streams.topic_reader import read_records
@@ -49,8 +50,13 @@ class Deployment:
         env |= {f"{ENV_PREFIX}{name.upper()}": value for name, value in values.items()}
         with mock.patch.dict(os.environ, env):  # read exactly as the worker will read it
             deployment = cls(bootstrap, env, load_settings(), workdir)
-        ensure_topics(bootstrap, topic_specs(deployment.settings))
+        ensure_topics(bootstrap, topic_specs(deployment.settings), security=deployment.security)
         return deployment
+
+    @property
+    def security(self) -> dict[str, Any]:
+        """kafka-python connection options of this deployment (TLS, SASL), as the worker's."""
+        return kafka_python_options(self.settings)
 
     def topic(self, topic: Topic) -> str:
         return topic_name(self.settings, topic)
@@ -63,7 +69,9 @@ class Deployment:
     def read_outputs(self, expected: int, timeout: float) -> list[Any]:
         """Enriched records and dead letters, once ``expected`` of them arrived."""
         topics = [self.topic(Topic.ENRICHED), self.topic(Topic.DEADLETTER)]
-        return read_records(self.bootstrap, topics, expected=expected, timeout=timeout)
+        return read_records(
+            self.bootstrap, topics, expected=expected, timeout=timeout, security=self.security
+        )
 
     def metrics(self) -> dict[str, float]:
         return scrape_metrics(f"http://127.0.0.1:{self.settings.web_port}/metrics")

@@ -278,19 +278,32 @@ def _port_in_use_message(port: int) -> str:
 
 
 def _server_properties(
-    port: int, controller_port: int, data_dir: Path, sasl_port: int | None = None
+    port: int,
+    controller_port: int,
+    data_dir: Path,
+    sasl_port: int | None = None,
+    tls: tuple[int, Path] | None = None,
 ) -> str:
-    """Single-node KRaft settings: every replicated internal topic must fit on one broker."""
+    """Single-node KRaft settings: every replicated internal topic must fit on one broker.
+
+    ``sasl_port`` adds a SASL_PLAINTEXT listener (SCRAM); ``tls`` (port, PKCS#12 keystore)
+    an SSL one. The broker's own traffic (controller, inter-broker) stays on plaintext."""
+    extra = {"SASL_PLAINTEXT": sasl_port, "SSL": tls[0] if tls else None}
+    clients = [("PLAINTEXT", port)] + [(name, at) for name, at in extra.items() if at]
+    client_listeners = ",".join(f"{name}://{_HOST}:{at}" for name, at in clients)
     settings = {
         "process.roles": "broker,controller",
         "node.id": "1",
         "controller.quorum.voters": f"1@{_HOST}:{controller_port}",
-        "listeners": f"PLAINTEXT://{_HOST}:{port},CONTROLLER://{_HOST}:{controller_port}",
-        "advertised.listeners": f"PLAINTEXT://{_HOST}:{port}",
+        "listeners": f"{client_listeners},CONTROLLER://{_HOST}:{controller_port}",
+        "advertised.listeners": client_listeners,
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-        **(_sasl_listener_properties(port, controller_port, sasl_port) if sasl_port else {}),
+        "listener.security.protocol.map": ",".join(
+            [f"{name}:{name}" for name, _ in clients] + ["CONTROLLER:PLAINTEXT"]
+        ),
+        **(_scram_properties() if sasl_port else {}),
+        **(_tls_properties(tls[1]) if tls else {}),
         "log.dirs": str(data_dir),
         "num.partitions": "1",
         "offsets.topic.replication.factor": "1",
@@ -305,21 +318,62 @@ def _server_properties(
     return "".join(f"{key}={value}\n" for key, value in settings.items())
 
 
-def _sasl_listener_properties(port: int, controller_port: int, sasl_port: int) -> dict[str, str]:
-    """A SASL_PLAINTEXT listener with SCRAM beside the plaintext ones."""
-    sasl = f"SASL_PLAINTEXT://{_HOST}:{sasl_port}"
+def _scram_properties() -> dict[str, str]:
+    """SCRAM logins on the SASL_PLAINTEXT listener."""
     return {
-        "listeners": f"PLAINTEXT://{_HOST}:{port},{sasl},CONTROLLER://{_HOST}:{controller_port}",
-        "advertised.listeners": f"PLAINTEXT://{_HOST}:{port},{sasl}",
-        "listener.security.protocol.map": (
-            "PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT"
-        ),
         "sasl.enabled.mechanisms": ",".join(SCRAM_MECHANISMS),
         **{
             f"listener.name.sasl_plaintext.{mechanism.lower()}.sasl.jaas.config": _SCRAM_LOGIN
             for mechanism in SCRAM_MECHANISMS
         },
     }
+
+
+def _tls_properties(keystore: Path) -> dict[str, str]:
+    """The SSL listener's certificate (no client certificates asked for)."""
+    prefix = "listener.name.ssl.ssl"
+    return {
+        f"{prefix}.keystore.type": "PKCS12",
+        f"{prefix}.keystore.location": str(keystore),
+        f"{prefix}.keystore.password": _KEYSTORE_PASSWORD,
+        f"{prefix}.key.password": _KEYSTORE_PASSWORD,
+        f"{prefix}.client.auth": "none",
+    }
+
+
+_KEYSTORE_PASSWORD: Final = "crmstream-local"  # noqa: S105 (a test broker's own throwaway key)
+
+
+def make_tls_files(directory: Path) -> tuple[Path, Path]:
+    """A certificate authority and a broker certificate for 127.0.0.1 signed by it, made with
+    ``openssl``: (the CA's PEM file, which clients trust; the broker's PKCS#12 keystore)."""
+    openssl = _require_tool("openssl", "openssl is needed to make the test broker's certificate")
+    directory.mkdir(parents=True, exist_ok=True)
+    ca_key, ca_pem = directory / "ca.key", directory / "ca.pem"
+    key, request, pem = directory / "broker.key", directory / "broker.csr", directory / "broker.pem"
+    extensions, keystore = directory / "broker.ext", directory / "broker.p12"
+    extensions.write_text(f"subjectAltName=IP:{_HOST}\n")
+    new_key = ("-newkey", "rsa:2048", "-nodes")
+    steps = [
+        [
+            *("req", "-x509", *new_key, "-days", "2", "-subj", "/CN=crmstream test CA"),
+            *("-keyout", str(ca_key), "-out", str(ca_pem)),
+        ],
+        ["req", *new_key, "-subj", f"/CN={_HOST}", "-keyout", str(key), "-out", str(request)],
+        [
+            *("x509", "-req", "-in", str(request), "-CA", str(ca_pem), "-CAkey", str(ca_key)),
+            *("-CAcreateserial", "-days", "2", "-extfile", str(extensions), "-out", str(pem)),
+        ],
+        [
+            *("pkcs12", "-export", "-in", str(pem), "-inkey", str(key), "-certfile", str(ca_pem)),
+            *("-out", str(keystore), "-passout", f"pass:{_KEYSTORE_PASSWORD}"),
+        ],
+    ]
+    for step in steps:
+        result = subprocess.run([openssl, *step], capture_output=True, check=False)
+        if result.returncode != 0:
+            raise LocalKafkaError(f"openssl {step[0]} failed: {result.stderr.decode()[-500:]}")
+    return ca_pem, keystore
 
 
 def _advertised(config_path: Path, protocol: str) -> str | None:
@@ -419,7 +473,9 @@ class LocalKafka:
 
     ``sasl_users`` (name -> password) adds a ``SASL_PLAINTEXT`` listener on another free port
     (:attr:`sasl_bootstrap`) where these users log in with SCRAM-SHA-256 or SCRAM-SHA-512,
-    for testing secured clients; the plaintext listener stays.
+    for testing secured clients; the plaintext listener stays. ``tls`` adds an ``SSL``
+    listener (:attr:`tls_bootstrap`) with a certificate for 127.0.0.1 from a certificate
+    authority of its own (:attr:`tls_ca_file`, for clients to trust), made with ``openssl``.
 
     >>> with LocalKafka(tmp_path) as bootstrap:  # doctest: +SKIP
     ...     produce_leads(bootstrap)
@@ -433,12 +489,14 @@ class LocalKafka:
         controller_port: int | None = None,
         cache_dir: Path | None = None,
         sasl_users: Mapping[str, str] | None = None,
+        tls: bool = False,
     ) -> None:
         self.state_dir = (state_dir or default_state_dir()).expanduser().resolve()
         self.port = port
         self.controller_port = controller_port
         self.cache_dir = cache_dir
         self.sasl_users = dict(sasl_users or {})
+        self.tls = tls
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -539,6 +597,18 @@ class LocalKafka:
             return None
         return _advertised(self.config_path, "SASL_PLAINTEXT")
 
+    @property
+    def tls_bootstrap(self) -> str | None:
+        """The SSL listener's address while running with ``tls``."""
+        if not self.tls or self._running_pid() is None:
+            return None
+        return _advertised(self.config_path, "SSL")
+
+    @property
+    def tls_ca_file(self) -> Path:
+        """The certificate authority clients of the SSL listener trust (with ``tls``)."""
+        return self.state_dir / "tls" / "ca.pem"
+
     def _choose_ports(self) -> tuple[int, int]:
         port = self.port if self.port is not None else self._previous_or_free_port()
         if not port_is_free(port):
@@ -559,12 +629,24 @@ class LocalKafka:
 
     def _prepare_state(self, port: int, controller_port: int) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        sasl_port = free_port(exclude=port) if self.sasl_users else None
-        while sasl_port == controller_port:
-            sasl_port = free_port(exclude=port)
-        properties = _server_properties(port, controller_port, self._data_dir, sasl_port)
+        taken = {port, controller_port}
+        sasl_port = self._another_port(taken) if self.sasl_users else None
+        tls = None
+        if self.tls:
+            _, keystore = make_tls_files(self.tls_ca_file.parent)
+            tls = (self._another_port(taken), keystore)
+        properties = _server_properties(port, controller_port, self._data_dir, sasl_port, tls)
         self.config_path.write_text(properties)
         self._log4j_path.write_text(_LOG4J2_PROPERTIES)
+
+    @staticmethod
+    def _another_port(taken: set[int]) -> int:
+        """A free port not among ``taken`` (which it joins)."""
+        port = free_port()
+        while port in taken:
+            port = free_port()
+        taken.add(port)
+        return port
 
     def _java_command(self, java: str, libs: Path, main: str, *args: str) -> list[str]:
         classpath = str(libs / "*")  # the JVM expands the wildcard, not a shell

@@ -324,3 +324,56 @@ def test_a_worker_with_a_wrong_password_stops_saying_why(
     assert exit_code not in (None, 0), log[-2000:]
     assert "refused the SASL login" in log, log[-2000:]
     assert "not-the-password" not in log
+
+
+# --- a real broker with a TLS listener --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tls_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
+    """A broker of this module alone with an SSL listener and a certificate authority."""
+    broker = LocalKafka(tmp_path_factory.mktemp("tls-broker"), tls=True)
+    broker.start(timeout=120)
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@needs_java
+@pytest.mark.kafka
+def test_a_worker_and_the_helpers_work_through_tls_only(
+    tls_broker: LocalKafka, isolated_names: tuple[str, str], tmp_path: Path
+) -> None:
+    """Every client goes to the SSL listener and checks the broker's certificate against the
+    configured authority: the topic set-up and the publisher (kafka-python), the worker
+    (Faust and aiokafka, its own topic checks included) and the reader of its outputs."""
+    bootstrap = tls_broker.tls_bootstrap
+    assert bootstrap is not None
+    deployment = Deployment.create(
+        bootstrap,
+        isolated_names,
+        tmp_path,
+        kafka_security_protocol="SSL",
+        kafka_ssl_cafile=str(tls_broker.tls_ca_file),
+    )
+    events = [event for event in CrmSimulation(seed=6).events(40) if not event.expected_error]
+    with deployment.worker() as worker:
+        wait_until_ready([worker], timeout=120)
+        publish_events(
+            events,
+            bootstrap_servers=bootstrap,
+            topic=deployment.topic(Topic.CHANGES),
+            rate=None,
+            progress=False,
+            security=deployment.security,
+        )
+        records = deployment.read_outputs(expected=len(events), timeout=90)
+        exit_code = worker.stop(timeout=60)
+        log_tail = worker.log_tail()
+
+    assert exit_code == 0, log_tail
+    enriched = [orjson.loads(r.value) for r in records if r.topic.endswith(Topic.ENRICHED)]
+    assert {record["change"]["event_id"] for record in enriched} == {
+        event.event_id for event in events
+    }
