@@ -258,6 +258,36 @@ def test_a_wrong_password_is_reported_as_a_refused_login(
     assert "not-the-password" not in str(caught.value)
 
 
+def enrich_through_a_worker(deployment: Deployment, *, seed: int) -> str:
+    """Valid generated changes published, every one enriched by a worker of ``deployment``
+    and read back, all with the deployment's connection settings; the worker's metrics
+    page, read while it ran."""
+    events = [event for event in CrmSimulation(seed=seed).events(60) if not event.expected_error]
+    with deployment.worker() as worker:
+        wait_until_ready([worker], timeout=120)
+        publish_events(
+            events,
+            bootstrap_servers=deployment.bootstrap,
+            topic=deployment.topic(Topic.CHANGES),
+            rate=None,
+            progress=False,
+            security=deployment.security,
+        )
+        records = deployment.read_outputs(expected=len(events), timeout=90)
+        url = f"http://127.0.0.1:{deployment.settings.web_port}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as response:  # a loopback URL we built
+            metrics_page = response.read().decode()
+        exit_code = worker.stop(timeout=60)
+        log_tail = worker.log_tail()
+
+    assert exit_code == 0, log_tail
+    enriched = [orjson.loads(r.value) for r in records if r.topic.endswith(Topic.ENRICHED)]
+    assert {record["change"]["event_id"] for record in enriched} == {
+        event.event_id for event in events
+    }
+    return metrics_page
+
+
 @needs_java
 @pytest.mark.kafka
 @pytest.mark.parametrize("mechanism", MECHANISMS)
@@ -274,29 +304,7 @@ def test_a_worker_enriches_over_scram_and_never_shows_the_password(
     monkeypatch.setenv("CRMSTREAM_KAFKA_SASL_PASSWORD_FILE", str(secret))
     # The worker inherits this environment; the helpers below read it too.
     deployment = Deployment.create(scram_bootstrap, isolated_names, tmp_path, log_level="debug")
-    events = [event for event in CrmSimulation(seed=8).events(60) if not event.expected_error]
-
-    with deployment.worker() as worker:
-        wait_until_ready([worker], timeout=120)
-        publish_events(
-            events,
-            bootstrap_servers=scram_bootstrap,
-            topic=deployment.topic(Topic.CHANGES),
-            rate=None,
-            progress=False,
-        )
-        records = deployment.read_outputs(expected=len(events), timeout=90)
-        url = f"http://127.0.0.1:{deployment.settings.web_port}/metrics"
-        with urllib.request.urlopen(url, timeout=10) as response:  # a loopback URL we built
-            metrics_page = response.read().decode()
-        exit_code = worker.stop(timeout=60)
-        log_tail = worker.log_tail()
-
-    assert exit_code == 0, log_tail
-    enriched = [orjson.loads(r.value) for r in records if r.topic.endswith(Topic.ENRICHED)]
-    assert {record["change"]["event_id"] for record in enriched} == {
-        event.event_id for event in events
-    }
+    metrics_page = enrich_through_a_worker(deployment, seed=8)
     log = (tmp_path / "worker.log").read_text()
     assert f"Authenticated as {USER} via {mechanism}" in log  # aiokafka's own word for it
     assert PASSWORD not in log
@@ -357,23 +365,4 @@ def test_a_worker_and_the_helpers_work_through_tls_only(
         kafka_security_protocol="SSL",
         kafka_ssl_cafile=str(tls_broker.tls_ca_file),
     )
-    events = [event for event in CrmSimulation(seed=6).events(40) if not event.expected_error]
-    with deployment.worker() as worker:
-        wait_until_ready([worker], timeout=120)
-        publish_events(
-            events,
-            bootstrap_servers=bootstrap,
-            topic=deployment.topic(Topic.CHANGES),
-            rate=None,
-            progress=False,
-            security=deployment.security,
-        )
-        records = deployment.read_outputs(expected=len(events), timeout=90)
-        exit_code = worker.stop(timeout=60)
-        log_tail = worker.log_tail()
-
-    assert exit_code == 0, log_tail
-    enriched = [orjson.loads(r.value) for r in records if r.topic.endswith(Topic.ENRICHED)]
-    assert {record["change"]["event_id"] for record in enriched} == {
-        event.event_id for event in events
-    }
+    enrich_through_a_worker(deployment, seed=6)
