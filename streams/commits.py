@@ -137,9 +137,22 @@ class ChangelogAtCommitProducer(faust_aiokafka.Producer):
         it, which is then parked. The broker would refuse it only after the event was
         acknowledged, and Faust would just log it: the output would be lost."""
         self.refuse_oversized(topic, key, value)
-        return await super().send(
-            topic, key, value, partition, timestamp, headers, transactional_id=transactional_id
+        delivery = cast(
+            asyncio.Future[Any],
+            await super().send(
+                topic, key, value, partition, timestamp, headers, transactional_id=transactional_id
+            ),
         )
+        delivery.add_done_callback(self._note_failed_output)
+        return delivery
+
+    @cached_property
+    def _failed_outputs(self) -> list[BaseException]:
+        return []
+
+    def _note_failed_output(self, delivery: asyncio.Future[Any]) -> None:
+        if not delivery.cancelled() and delivery.exception() is not None:
+            self._failed_outputs.append(cast(BaseException, delivery.exception()))
 
     def refuse_oversized(self, topic: str, key: bytes | None, value: bytes | None) -> None:
         """Raise ``MessageSizeTooLargeError`` for a message larger than ``topic`` takes."""
@@ -161,7 +174,8 @@ class ChangelogAtCommitProducer(faust_aiokafka.Producer):
 
     async def send_held_after_outputs(self) -> None:
         """Deliver every output sent so far, then the held table writes; raise the first
-        failure, so that no offset is committed past a state that did not reach Kafka.
+        failure, of an output or a write, so that no offset is committed past an effect that
+        did not reach Kafka (Faust itself would only log a failed output and commit).
 
         The writes are sent by a task of their own, which a commit waits for but does not
         own: Faust cancels its periodic commit when the worker stops, and writes taken out
@@ -169,6 +183,8 @@ class ChangelogAtCommitProducer(faust_aiokafka.Producer):
         goes on to commit their offsets. Each sending waits for the one before it, so a
         key's writes reach its changelog in order."""
         await self.flush()
+        if self._failed_outputs:  # the broker refused an output for good: its offset waits
+            raise self._failed_outputs[0]
         held, self._held = list(self._held.values()), {}
         self._sending = asyncio.ensure_future(self._send_after(self._sending, held))
         await asyncio.shield(self._sending)

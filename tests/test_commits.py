@@ -232,3 +232,21 @@ def test_a_table_write_over_its_changelog_limit_is_refused_in_its_event_not_at_t
         return str(refused.value)
 
     assert "bytes to records-changelog, over its limit of 1000 bytes" in run(main)
+
+
+def test_an_output_the_broker_refused_stops_the_commit_before_the_table_writes() -> None:
+    async def main() -> list[str]:
+        log: list[str] = []
+        outputs_delivered = asyncio.Event()
+        outputs_delivered.set()
+        producer = ProducerWithoutBroker(log, outputs_delivered)
+        channel = RecordingChannel(log)
+        producer.send_soon(table_write(channel, b"lead:1", b"v1"))
+        refused: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        refused.set_exception(RuntimeError("TopicAuthorizationFailed"))
+        producer._note_failed_output(refused)  # as aiokafka reports an output it gave up on
+        with pytest.raises(RuntimeError, match="TopicAuthorizationFailed"):
+            await producer.send_held_after_outputs()
+        return log
+
+    assert run(main) == ["outputs delivered"]  # no table write, and no offset, after it
