@@ -92,7 +92,8 @@ def lead_checkpoints(deployment: Deployment) -> list[dict[str, Any]]:
             headers.append(orjson.loads(header))
         return all(read_to[tp] >= end for tp, end in ends.items())
 
-    assert read_until(deployment.bootstrap, [topic], take, timeout=120, settle=0.0)
+    # Every 10 labels a checkpoint of ~130 kB: hundreds of MB after 100,000 events.
+    assert read_until(deployment.bootstrap, [topic], take, timeout=patience(EVENTS), settle=0.0)
     return [header for header in headers if header["model"] == "lead_score"]
 
 
