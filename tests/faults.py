@@ -231,10 +231,10 @@ def applied_twice(enriched: Iterable[dict[str, Any]]) -> dict[str, int]:
     """Event ids that came out ``applied`` to their record more than once, with how often.
 
     A change handed over again comes out ``redelivered`` when the record's state remembers
-    it. When a crash lost the state write of a change whose input was not committed yet
-    (Faust sends table changelogs through a buffer, after the outputs), the replay applies
-    it again: allowed by at-least-once, counted here, and harmless to the state (see
-    :func:`state_gaps`).
+    it. A crash loses the state writes of every change whose input was not committed yet
+    (they leave with the commit, after the outputs: ``streams/commits.py``), and the replay
+    applies those again: allowed by at-least-once, counted here, and harmless to the state
+    (see :func:`state_gaps`).
     """
     applied = Counter(
         (
@@ -281,9 +281,10 @@ def state_gaps(enriched: Iterable[dict[str, Any]]) -> list[str]:
 
 def applied_unannounced(enriched: Iterable[dict[str, Any]]) -> int:
     """Changes a record's state holds whose ``applied`` enriched record never came out, only
-    ``redelivered`` copies: the crash kept the state write and lost the output waiting in the
+    ``redelivered`` copies: a crash kept the state write and lost the output waiting in the
     match state. The record comes out whole, but a redelivered change is not scored (its
-    score, engagement news and label are not sent again)."""
+    score, engagement news and label are not sent again). Since state writes leave after
+    the outputs it should stay 0; it is counted to show that."""
     return sum(
         held - applied for held, applied in _changes_per_record(enriched).values() if held > applied
     )
