@@ -377,7 +377,7 @@ def make_tls_files(directory: Path) -> tuple[Path, Path]:
 
 
 def _advertised(config_path: Path, protocol: str) -> str | None:
-    """The host:port this broker advertises for ``protocol`` (PLAINTEXT or SASL_PLAINTEXT)."""
+    """The host:port this broker advertises for ``protocol`` (PLAINTEXT, SASL_PLAINTEXT, SSL)."""
     advertised = _read_properties(config_path).get("advertised.listeners", "")
     for listener in advertised.split(","):
         name, _, address = listener.partition("://")
