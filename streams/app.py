@@ -133,7 +133,7 @@ record_worker_info(
 )
 
 _specs = {spec.name: spec for spec in topic_specs(settings)}
-app.message_limits = message_limits(settings)
+app.message_limits = message_limits(_specs.values())
 
 
 def _declare(topic: Topic) -> faust.TopicT:

@@ -613,7 +613,7 @@ class LocalKafka:
         port = self.port if self.port is not None else self._previous_or_free_port()
         if not port_is_free(port):
             raise LocalKafkaError(_port_in_use_message(port))
-        controller_port = self.controller_port or free_port(exclude=port)
+        controller_port = self.controller_port or free_port(exclude={port})
         if not port_is_free(controller_port):
             raise LocalKafkaError(_port_in_use_message(controller_port))
         return port, controller_port
@@ -630,23 +630,17 @@ class LocalKafka:
     def _prepare_state(self, port: int, controller_port: int) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         taken = {port, controller_port}
-        sasl_port = self._another_port(taken) if self.sasl_users else None
+        sasl_port = None
+        if self.sasl_users:
+            sasl_port = free_port(exclude=taken)
+            taken.add(sasl_port)
         tls = None
         if self.tls:
             _, keystore = make_tls_files(self.tls_ca_file.parent)
-            tls = (self._another_port(taken), keystore)
+            tls = (free_port(exclude=taken), keystore)
         properties = _server_properties(port, controller_port, self._data_dir, sasl_port, tls)
         self.config_path.write_text(properties)
         self._log4j_path.write_text(_LOG4J2_PROPERTIES)
-
-    @staticmethod
-    def _another_port(taken: set[int]) -> int:
-        """A free port not among ``taken`` (which it joins)."""
-        port = free_port()
-        while port in taken:
-            port = free_port()
-        taken.add(port)
-        return port
 
     def _java_command(self, java: str, libs: Path, main: str, *args: str) -> list[str]:
         classpath = str(libs / "*")  # the JVM expands the wildcard, not a shell

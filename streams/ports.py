@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Collection
 
 LOOPBACK = "127.0.0.1"
 
@@ -18,11 +19,11 @@ def port_is_free(port: int, host: str = LOOPBACK) -> bool:
     return True
 
 
-def free_port(exclude: int | None = None, host: str = LOOPBACK) -> int:
-    """A port the kernel considers free now (``exclude`` lets two servers get distinct ones)."""
+def free_port(exclude: Collection[int] = (), host: str = LOOPBACK) -> int:
+    """A port the kernel considers free now (``exclude`` lets servers get distinct ones)."""
     while True:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
             probe.bind((host, 0))
             port: int = probe.getsockname()[1]
-        if port != exclude:
+        if port not in exclude:
             return port

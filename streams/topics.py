@@ -9,6 +9,7 @@ hung for good (seen on a loaded machine: "Ignoring missing topic", then nothing)
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -162,10 +163,10 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     return specs
 
 
-def message_limits(settings: Settings) -> dict[str, int]:
-    """The largest message each topic of the service takes, by topic name (the broker's
-    default where its config sets none)."""
+def message_limits(specs: Iterable[TopicSpec]) -> dict[str, int]:
+    """The largest message each topic takes, by topic name (the broker's default where its
+    config sets none)."""
     return {
         spec.name: int(spec.config.get("max.message.bytes", _BROKER_DEFAULT_MAX_BYTES))
-        for spec in topic_specs(settings)
+        for spec in specs
     }

@@ -66,7 +66,7 @@ def test_a_worker_rides_out_a_20_s_broker_outage_and_loses_nothing(
     isolated_names: tuple[str, str], tmp_path: Path
 ) -> None:
     port = free_port()
-    broker = LocalKafka(tmp_path / "broker", port=port, controller_port=free_port(exclude=port))
+    broker = LocalKafka(tmp_path / "broker", port=port, controller_port=free_port(exclude={port}))
     bootstrap = broker.start(timeout=120)
     started = time.monotonic()
     try:
