@@ -23,21 +23,26 @@ stand still for the length of a commit, once per commit interval.
 (Inputs lost when partitions are handed to a worker are another matter, of Faust's
 recovery: :mod:`streams.recovery`.)
 
-Faust's exactly-once mode is refused by the settings: with these fixes and outputs put in
-the transaction of their source partition, it still lost or repeated outputs through a
-``kill -9`` in some runs (docs/operations.md, processing guarantee).
+Under exactly-once the same commit ends Kafka transactions, one per input partition: every
+output and table write goes into the transaction of the input partition whose event caused
+it (:class:`SourcePartitionTransactions`), which commits with that partition's new offset.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, cast
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, NamedTuple, cast
 
 import faust
-from aiokafka.errors import MessageSizeTooLargeError
+from aiokafka.errors import MessageSizeTooLargeError, ProducerFenced
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
+from faust.streams import current_event
+from faust.transport.consumer import TransactionManager
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 from faust.types.tuples import FutureMessage
@@ -87,6 +92,114 @@ class EventGate:
                 self._opened.set()
 
 
+@dataclass(frozen=True)
+class _SendingHeldWrite:
+    """Set while a held table write is sent at a commit: the input partition of the event
+    that made it (None for a write no event made)."""
+
+    source: TP | None
+
+
+_sending_held_write: ContextVar[_SendingHeldWrite | None] = ContextVar(
+    "crmstream_sending_held_write", default=None
+)
+
+
+def source_partition() -> TP | None:
+    """The input partition whose event caused what is being sent now: the event an agent is
+    processing, or, for a table write sent at a commit, the event that made the write."""
+    held = _sending_held_write.get()
+    if held is not None:
+        return held.source
+    event = current_event()
+    return None if event is None else event.message.tp
+
+
+class SourcePartitionTransactions(TransactionManager):
+    """Faust's transaction manager (exactly-once), with every output and table write in the
+    transaction of the input partition whose event caused it.
+
+    Kafka makes an event's outputs and its input offset visible together, or neither, only
+    if they are in one transaction. Faust 0.15.3 puts an output in the transaction of its
+    *destination* partition number, which commits it with the offset of whichever input
+    partition has that number (faust-streaming #177): a crash then repeats or loses it.
+    What no event caused (a timer's tick) is sent outside any transaction.
+    """
+
+    def transactional_id(self, source: TP) -> str:
+        """Faust's name for the transaction (and producer) of an input partition."""
+        group = self.app.assignor.group_for_topic(source.topic)
+        return f"{self.app.conf.id}-{group}-{source.partition}"
+
+    async def send(  # noqa: PLR0917 (Faust's signature)
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        partition: int | None,
+        timestamp: float | None,
+        headers: Any,
+        *,
+        transactional_id: str | None = None,
+    ) -> Awaitable[Any]:
+        source = source_partition()
+        return await self.producer.send(
+            topic,
+            key,
+            value,
+            self.consumer.key_partition(topic, key, partition),
+            timestamp,
+            headers,
+            transactional_id=None if source is None else self.transactional_id(source),
+        )
+
+    async def commit(self, offsets: Mapping[TP, int], start_new_transaction: bool = True) -> bool:
+        """Commit each input partition's transaction with its new offset (called by
+        :meth:`GatedConsumer.force_commit`, with no event in processing).
+
+        A transaction with nothing to commit stays open: its events' offsets are not
+        committable yet, and committing their outputs without them would repeat those
+        outputs after a crash."""
+        by_transaction: dict[str, dict[TP, int]] = defaultdict(dict)
+        for tp, offset in offsets.items():
+            by_transaction[self.transactional_id(tp)][tp] = offset
+        try:
+            await asyncio.gather(
+                *(
+                    self._commit_one(tid, tp_offsets, start_new_transaction)
+                    for tid, tp_offsets in by_transaction.items()
+                )
+            )
+        except ProducerFenced as fenced:  # another worker owns the partition now, as Faust
+            await self.app.crash(fenced)
+            return False
+        return True
+
+    async def _commit_one(self, tid: str, offsets: dict[TP, int], start_new: bool) -> None:
+        producers = cast(faust_aiokafka.Producer, self.producer)
+        producer = producers._transaction_producers.get(tid)
+        if producer is None:  # its partitions were revoked: the next owner fences it
+            return
+        async with producers._trn_locks[tid]:
+            if not producer._txn_manager.is_in_transaction():
+                await producer.begin_transaction()  # Faust's begin at assignment can fail
+            await producer.send_offsets_to_transaction(offsets, self.app.conf.id)
+            await producer.commit_transaction()
+            if start_new:
+                await producer.begin_transaction()
+
+
+class HeldSlot(NamedTuple):
+    """What a held table write replaces: an earlier write of the same key to the same
+    changelog partition, made by an event of the same input partition (writes of different
+    input partitions belong to different transactions, so both are kept)."""
+
+    topic: str
+    partition: int | None
+    key: Any
+    source: TP | None
+
+
 class ChangelogAtCommitProducer(faust_aiokafka.Producer):
     """Faust's producer, which holds table writes (changelog messages) until the commit and
     sends them only after every output of the events before it was delivered.
@@ -106,7 +219,7 @@ class ChangelogAtCommitProducer(faust_aiokafka.Producer):
     """
 
     @cached_property
-    def _held(self) -> dict[tuple[str, int | None, Any], FutureMessage]:
+    def _held(self) -> dict[HeldSlot, FutureMessage]:
         return {}
 
     def send_soon(self, fut: FutureMessage) -> None:
@@ -116,7 +229,7 @@ class ChangelogAtCommitProducer(faust_aiokafka.Producer):
         message = fut.message
         topic = message.channel.get_topic_name()
         self.refuse_oversized(topic, message.key, message.value)
-        slot = (topic, message.partition, message.key)
+        slot = HeldSlot(topic, message.partition, message.key, source_partition())
         replaced = self._held.pop(slot, None)  # popped, so the newest write goes last
         if replaced is not None:
             replaced.cancel()
@@ -185,14 +298,22 @@ class ChangelogAtCommitProducer(faust_aiokafka.Producer):
         await self.flush()
         if self._failed_outputs:  # the broker refused an output for good: its offset waits
             raise self._failed_outputs[0]
-        held, self._held = list(self._held.values()), {}
+        held, self._held = list(self._held.items()), {}
         self._sending = asyncio.ensure_future(self._send_after(self._sending, held))
         await asyncio.shield(self._sending)
 
     @staticmethod
-    async def _send_after(previous: asyncio.Future[None], held: list[FutureMessage]) -> None:
+    async def _send_after(
+        previous: asyncio.Future[None], held: list[tuple[HeldSlot, FutureMessage]]
+    ) -> None:
         await previous
-        deliveries = [await fut.message.channel.publish_message(fut, wait=False) for fut in held]
+        deliveries = []
+        for slot, fut in held:
+            sending = _sending_held_write.set(_SendingHeldWrite(slot.source))
+            try:
+                deliveries.append(await fut.message.channel.publish_message(fut, wait=False))
+            finally:
+                _sending_held_write.reset(sending)
         for delivery in deliveries:
             await delivery
 
@@ -240,6 +361,7 @@ class GatedConsumer(faust_aiokafka.Consumer):
 class CrmTransport(faust_aiokafka.Transport):
     Consumer = GatedConsumer
     Producer = ChangelogAtCommitProducer
+    TransactionManager = SourcePartitionTransactions
 
 
 class CrmApp(faust.App):

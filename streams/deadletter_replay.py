@@ -30,7 +30,7 @@ from pydantic import ValidationError
 from schemas.errors import ErrorCode
 from schemas.outbound import DeadLetter
 from streams.kafka_security import KafkaOptions, connect
-from streams.topic_reader import topic_partitions
+from streams.topic_reader import reader, topic_partitions
 
 REPLAYED_FROM_HEADER = "crmstream-replayed-from"
 CODES: frozenset[str] = frozenset(code.value for code in ErrorCode)
@@ -149,14 +149,8 @@ def replay_dead_letters(
             f"unknown error code {', '.join(unknown)}; codes: {', '.join(sorted(CODES))}"
         )
     report = ReplayReport()
-    consumer = connect(
-        KafkaConsumer,
-        bootstrap_servers,
-        security,
-        group_id=None,  # positions live in the replay groups, committed by the admin client
-        enable_auto_commit=False,
-        client_id="crmstream-deadletter-replay",
-    )
+    # Positions live in the replay groups, committed by the admin client.
+    consumer = reader(bootstrap_servers, security, client_id="crmstream-deadletter-replay")
     admin = connect(
         KafkaAdminClient, bootstrap_servers, security, client_id="crmstream-deadletter-replay"
     )

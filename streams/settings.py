@@ -104,8 +104,10 @@ class Settings(BaseSettings):
     )
     processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(
         default="at_least_once",
-        description="Faust processing guarantee; only at_least_once is accepted (see "
-        "docs/operations.md, processing guarantee).",
+        description="at_least_once: a crash hands recent inputs over again, and their outputs "
+        "come again; exactly_once: each stage's outputs, table writes and input offsets are one "
+        "Kafka transaction per input partition, for readers with isolation.level=read_committed "
+        "(docs/operations.md, processing guarantee).",
     )
     commit_interval_seconds: float = Field(
         default=2.8,
@@ -290,17 +292,6 @@ class Settings(BaseSettings):
         if not servers or bad:
             raise ValueError("expected a comma-separated list of host:port, e.g. 127.0.0.1:9092")
         return ",".join(servers)
-
-    @field_validator("processing_guarantee")
-    @classmethod
-    def _guarantee_that_holds(cls, value: str) -> str:
-        if value == "exactly_once":
-            raise ValueError(
-                "exactly_once is refused: with Faust 0.15.3 it still lost or repeated outputs "
-                "through a kill -9 in the crash tests (docs/operations.md, processing "
-                "guarantee); use at_least_once and deduplicate by key and change.event_id"
-            )
-        return value
 
     @field_validator("default_phone_region")
     @classmethod

@@ -17,15 +17,22 @@ from streams.kafka_security import KafkaOptions, connect
 Offsets = dict[TopicPartition, int]
 
 
-def _consumer(bootstrap_servers: str, security: KafkaOptions | None) -> KafkaConsumer:
-    """``security`` None connects as the environment's settings say (see kafka_security)."""
+def reader(
+    bootstrap_servers: str, security: KafkaOptions | None, *, client_id: str = "crmstream-reader"
+) -> KafkaConsumer:
+    """A consumer without a group (nothing to commit, nothing left behind on the broker)
+    that reads only committed messages: under exactly-once, what a crashed worker wrote in
+    transactions it never committed is not output (at least once writes no transactions,
+    and reads the same either way). ``security`` None connects as the environment's
+    settings say (see kafka_security)."""
     consumer: KafkaConsumer = connect(
         KafkaConsumer,
         bootstrap_servers,
         security,
         enable_auto_commit=False,
         group_id=None,
-        client_id="crmstream-reader",
+        client_id=client_id,
+        isolation_level="read_committed",
         max_partition_fetch_bytes=16 * 1_048_576,
     )
     return consumer
@@ -44,7 +51,7 @@ def end_offsets(
     bootstrap_servers: str, topics: Iterable[str], *, security: KafkaOptions | None = None
 ) -> Offsets:
     """Where each partition ends now: read from here to see only what comes next."""
-    consumer = _consumer(bootstrap_servers, security)
+    consumer = reader(bootstrap_servers, security)
     try:
         return dict(consumer.end_offsets(topic_partitions(consumer, topics)))
     finally:
@@ -100,7 +107,7 @@ def read_until(
     For readers that know what they wait for better than a count does: after a crash the
     outputs hold repeats, so "as many records as inputs" comes before the last input's.
     """
-    consumer = _consumer(bootstrap_servers, security)
+    consumer = reader(bootstrap_servers, security)
     try:
         partitions = topic_partitions(consumer, topics)
         consumer.assign(partitions)
@@ -130,7 +137,7 @@ def first_value(
 ) -> bytes | None:
     """The first value of ``topic`` after ``start`` that ``accept`` takes, or ``None`` when
     none came within ``timeout`` seconds: waiting for the answer to a request."""
-    consumer = _consumer(bootstrap_servers, security)
+    consumer = reader(bootstrap_servers, security)
     try:
         partitions = topic_partitions(consumer, [topic])
         consumer.assign(partitions)

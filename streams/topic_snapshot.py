@@ -12,8 +12,8 @@ import time
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
-from streams.kafka_security import KafkaOptions, connect
-from streams.topic_reader import topic_partitions
+from streams.kafka_security import KafkaOptions
+from streams.topic_reader import reader, topic_partitions
 
 Message = tuple[str, bytes | None]  # where it was (partition and offset), its value
 
@@ -31,15 +31,7 @@ def read_topic_to_end(
 ) -> list[Message]:
     """Every message of ``topic`` up to its current end; raises after ``timeout`` s stuck."""
     try:
-        consumer = connect(
-            KafkaConsumer,
-            bootstrap_servers,
-            security,
-            enable_auto_commit=False,
-            group_id=None,
-            client_id="crmstream-report",
-            max_partition_fetch_bytes=16 * 1_048_576,
-        )
+        consumer = reader(bootstrap_servers, security, client_id="crmstream-report")
         try:
             return _read(consumer, topic, bootstrap_servers, timeout)
         finally:

@@ -6,15 +6,24 @@ fails. Through the broker,
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import SimpleNamespace
 from typing import Any, TypeVar, cast
 
 import pytest
 from aiokafka.errors import MessageSizeTooLargeError
+from faust.streams import _current_event
+from faust.types import TP
 from faust.types.tuples import FutureMessage, PendingMessage
 
-from streams.commits import ChangelogAtCommitProducer, CrmApp, EventGate
+from streams.commits import (
+    ChangelogAtCommitProducer,
+    CrmApp,
+    EventGate,
+    SourcePartitionTransactions,
+    source_partition,
+)
 
 T = TypeVar("T")
 
@@ -90,12 +99,14 @@ class RecordingChannel:
     def __init__(self, log: list[str]) -> None:
         self.log = log
         self.deliveries: list[asyncio.Future[None]] = []
+        self.sources: list[TP | None] = []  # the input partition each write was sent for
 
     def get_topic_name(self) -> str:
         return "records-changelog"
 
     async def publish_message(self, fut: FutureMessage, wait: bool = False) -> asyncio.Future[None]:
         self.log.append(f"write {fut.message.key!r}={fut.message.value!r}")
+        self.sources.append(source_partition())
         delivery: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.deliveries.append(delivery)
         return delivery
@@ -250,3 +261,101 @@ def test_an_output_the_broker_refused_stops_the_commit_before_the_table_writes()
         return log
 
     assert run(main) == ["outputs delivered"]  # no table write, and no offset, after it
+
+
+class Event:
+    """The part of a Faust event the commits read: its message's partition."""
+
+    def __init__(self, topic: str, partition: int) -> None:
+        self.message = SimpleNamespace(tp=TP(topic, partition))
+
+
+def processing(event: Event) -> None:
+    """Make ``event`` the one the running task processes, as a Faust stream does."""
+    _current_event.set(weakref.ref(event))  # type: ignore[arg-type]
+
+
+def test_a_held_table_write_is_sent_for_the_input_partition_of_the_event_that_made_it() -> None:
+    async def main() -> tuple[list[str], list[TP | None]]:
+        log: list[str] = []
+        outputs_delivered = asyncio.Event()
+        outputs_delivered.set()
+        channel = RecordingChannel(log)
+        producer = ProducerWithoutBroker(log, outputs_delivered)
+
+        async def agent(event: Event, value: bytes) -> None:
+            processing(event)
+            producer.send_soon(table_write(channel, b"lead:1", value))
+
+        # The same key written for events of two input partitions: two transactions, so
+        # neither write replaces the other; a later write of the same partition does.
+        await asyncio.create_task(agent(Event("crm.routed", 2), b"v1"))
+        await asyncio.create_task(agent(Event("crm.engagement", 3), b"v2"))
+        await asyncio.create_task(agent(Event("crm.routed", 2), b"v3"))
+        commit = asyncio.create_task(producer.send_held_after_outputs())  # no event here
+        await settle()
+        for delivery in channel.deliveries:
+            delivery.set_result(None)
+        await commit
+        return log, channel.sources
+
+    log, sources = run(main)
+    assert log == ["outputs delivered", "write b'lead:1'=b'v2'", "write b'lead:1'=b'v3'"]
+    assert sources == [TP("crm.engagement", 3), TP("crm.routed", 2)]
+
+
+class RecordingSends:
+    """A producer that records the transaction each message is sent in."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, int | None, str | None]] = []
+
+    async def send(
+        self,
+        topic: str,
+        key: Any,
+        value: Any,
+        partition: int | None,
+        *_: Any,
+        transactional_id: str | None = None,
+    ) -> None:
+        self.sent.append((topic, partition, transactional_id))
+
+
+def transactions(producer: RecordingSends) -> SourcePartitionTransactions:
+    manager = SourcePartitionTransactions.__new__(SourcePartitionTransactions)
+    manager.app = cast(
+        Any,
+        SimpleNamespace(
+            conf=SimpleNamespace(id="crm"),
+            assignor=SimpleNamespace(group_for_topic=lambda topic: 0),
+        ),
+    )
+    manager.consumer = cast(
+        Any, SimpleNamespace(key_partition=lambda t, k, p: 3 if p is None else p)
+    )
+    manager.producer = cast(Any, producer)
+    return manager
+
+
+def test_an_output_goes_in_the_transaction_of_its_source_partition_not_its_destination() -> None:
+    async def main() -> list[tuple[str, int | None, str | None]]:
+        producer = RecordingSends()
+        manager = transactions(producer)
+
+        async def agent() -> None:
+            event = Event("crm.routed", 1)  # Faust holds the event only weakly
+            processing(event)
+            await manager.send("crm.enriched", b"lead:1", b"{}", None, None, None)
+
+        async def timer() -> None:  # no event: outside any transaction
+            await manager.send("crm.model-learning", b"__tick__", b"{}", 0, None, None)
+
+        await asyncio.create_task(agent())
+        await asyncio.create_task(timer())
+        return producer.sent
+
+    assert run(main) == [
+        ("crm.enriched", 3, "crm-0-1"),  # destination partition 3, source partition 1
+        ("crm.model-learning", 0, None),
+    ]

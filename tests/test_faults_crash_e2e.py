@@ -27,11 +27,12 @@ from typing import Any
 
 import orjson
 import pytest
-from kafka import KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 
 from streams.deployment import Deployment
 from streams.generator import CrmSimulation
 from streams.topic_reader import end_offsets, read_until
+from streams.topic_snapshot import read_topic_to_end
 from streams.topics import Topic
 from streams.worker_process import wait_until_ready
 from tests.faults import (
@@ -78,22 +79,16 @@ def send(deployment: Deployment, *messages: tuple[bytes, bytes]) -> None:
 
 def lead_checkpoints(deployment: Deployment) -> list[dict[str, Any]]:
     """The headers of the lead model's checkpoints on ``crm.models``, oldest first, read to
-    the topic's current end (a long run writes hundreds, too many for a timed read)."""
-    topic = deployment.topic(Topic.MODELS)
-    ends = end_offsets(deployment.bootstrap, [topic])
-    read_to: dict[TopicPartition, int] = dict.fromkeys(ends, 0)
-    headers: list[dict[str, Any]] = []
-
-    def take(batch: Sequence[Any]) -> bool:
-        for record in batch:
-            read_to[TopicPartition(record.topic, record.partition)] = record.offset + 1
-            magic, _, header = record.value.split(b"\n", 1)[0].partition(b" ")
-            assert magic == b"crmstream-checkpoint"
-            headers.append(orjson.loads(header))
-        return all(read_to[tp] >= end for tp, end in ends.items())
-
+    the topic's current end."""
     # Every 10 labels a checkpoint of ~130 kB: hundreds of MB after 100,000 events.
-    assert read_until(deployment.bootstrap, [topic], take, timeout=patience(EVENTS), settle=0.0)
+    messages = read_topic_to_end(
+        deployment.bootstrap, deployment.topic(Topic.MODELS), timeout=patience(EVENTS)
+    )
+    headers: list[dict[str, Any]] = []
+    for _, value in messages:
+        magic, _, header = (value or b"").split(b"\n", 1)[0].partition(b" ")
+        assert magic == b"crmstream-checkpoint"
+        headers.append(orjson.loads(header))
     return [header for header in headers if header["model"] == "lead_score"]
 
 
@@ -173,12 +168,17 @@ class CrashRun:
         return before, [c for c in self.checkpoints if c not in before]
 
 
-def crash_mid_stream(bootstrap: str, names: tuple[str, str], workdir: Path) -> CrashRun:
-    """The scenario: a worker killed mid-stream, a new one started, publishing going on."""
+def crash_mid_stream(
+    bootstrap: str, names: tuple[str, str], workdir: Path, *, guarantee: str
+) -> CrashRun:
+    """The scenario: a worker killed mid-stream, a new one started, publishing going on.
+    Outputs are read committed, as every downstream reader of an exactly-once deployment
+    must read them (``streams.topic_reader``)."""
     deployment = Deployment.create(
         bootstrap,
         names,
         workdir,
+        processing_guarantee=guarantee,
         topic_partitions="4",
         model_min_labels=str(CHECKPOINT_LABELS),
         model_checkpoint_labels=str(CHECKPOINT_LABELS),
@@ -271,7 +271,7 @@ def test_kill_9_mid_stream_then_restart_loses_nothing_and_restores_state(
 ) -> None:
     """At least once (the default): repeats allowed (counted), no input and no change to a
     record's state lost."""
-    run = crash_mid_stream(kafka_bootstrap, isolated_names, tmp_path)
+    run = crash_mid_stream(kafka_bootstrap, isolated_names, tmp_path, guarantee="at_least_once")
     run.report("kill -9 and restart, at_least_once")
     outputs = run.outputs
 
@@ -281,3 +281,27 @@ def test_kill_9_mid_stream_then_restart_loses_nothing_and_restores_state(
     gaps = state_gaps(outputs.enriched())
     assert gaps == [], f"record state lost in the crash: {gaps[:5]}"
     assert_state_restored(run)
+
+
+@pytest.mark.timeout(int(600 + 3 * patience(EVENTS)))
+def test_kill_9_mid_stream_under_exactly_once_each_input_comes_out_once(
+    kafka_bootstrap: str, isolated_names: tuple[str, str], tmp_path: Path
+) -> None:
+    """Exactly once: read with read_committed, nothing lost, nothing repeated, and no change
+    applied to its record twice; what the killed worker had not committed is aborted."""
+    run = crash_mid_stream(kafka_bootstrap, isolated_names, tmp_path, guarantee="exactly_once")
+    run.report("kill -9 and restart, exactly_once")
+    outputs = run.outputs
+
+    assert run.exit_code == 0, run.log_tail
+    assert outputs.lost == 0, f"lost outputs, e.g. {outputs.missing_examples()}"
+    assert outputs.duplicated == 0
+    assert outputs.unexpected == 0
+    enriched = outputs.enriched()
+    assert applied_twice(enriched) == {}
+    assert state_gaps(enriched) == []
+    assert applied_unannounced(enriched) == 0
+    assert_state_restored(run)
+    # No checkpoint is remade: one made after the last commit was aborted with its labels.
+    versions = [c["version"] for c in run.checkpoints]
+    assert versions == sorted(set(versions)), versions

@@ -137,15 +137,3 @@ def test_tier_cuts_out_of_order_are_named(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("CRMSTREAM_MODEL_TIER_CUTS", "[45, 70, 25]")
     with pytest.raises(ConfigurationError, match=r"CRMSTREAM_MODEL_TIER_CUTS.*descending"):
         load_settings()
-
-
-def test_exactly_once_is_refused_with_the_reason_and_what_to_do(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("CRMSTREAM_PROCESSING_GUARANTEE", "exactly_once")
-    with pytest.raises(ConfigurationError) as caught:
-        load_settings()
-    message = str(caught.value)
-    assert "CRMSTREAM_PROCESSING_GUARANTEE" in message
-    assert "exactly_once is refused" in message
-    assert "use at_least_once and deduplicate by key and change.event_id" in message
