@@ -318,6 +318,21 @@ class ChangelogAtCommitProducer(faust_aiokafka.Producer):
             await delivery
 
 
+class CommittedEndsConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    """Faust's consumer thread, which asks the broker where a changelog ends before it
+    restores a table from it, under either guarantee.
+
+    Under exactly-once, Faust 0.15.3 takes the end from the last fetch of the partition
+    instead, and a worker that never fetched it yet (one taking partitions over from a worker
+    that left) gets none, takes the changelog for empty and starts with empty tables: in the
+    join/leave test, 825 of 2,000 outputs never came. The broker's answer to a reader that
+    reads committed is the last stable offset, the end of what a restore may read.
+    """
+
+    async def _highwaters(self, partitions: list[TP]) -> Mapping[TP, int]:
+        return cast(Mapping[TP, int], await self._ensure_consumer().end_offsets(partitions))
+
+
 class GatedConsumer(faust_aiokafka.Consumer):
     """Faust's consumer, which closes the gate and delivers the outputs, then the held
     table writes, before it works out the offsets to commit: an offset committed before its
@@ -338,6 +353,9 @@ class GatedConsumer(faust_aiokafka.Consumer):
             await callback(message)
 
         super().__init__(transport, deliver, *args, **kwargs)
+
+    def _new_consumer_thread(self) -> CommittedEndsConsumerThread:
+        return CommittedEndsConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     async def force_commit(self, topics: Any = None, start_new_transaction: bool = True) -> bool:
         gate = cast(CrmApp, self.app).event_gate
