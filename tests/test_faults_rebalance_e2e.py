@@ -3,10 +3,11 @@ same duplicate verdicts as one worker given the same input.
 
 Through a real broker: generated CRM changes are published at a steady rate; a second worker
 joins once about a quarter of the outputs are out (the group rebalances, partitions move with
-their tables) and the first one leaves with a graceful stop (SIGTERM) at about 60% (they move
-again). Every input must come out on ``crm.enriched`` or ``crm.deadletter``, and the pairs on
-``crm.duplicates`` must be those one worker finds on the same input (compared as
-``tests/test_duplicates_e2e.py`` does).
+their tables) and, once both hold partitions, the first one leaves with a graceful stop
+(SIGTERM) at about 60% or later (they move again). Every input must come out on
+``crm.enriched`` or ``crm.deadletter``, and the pairs on ``crm.duplicates`` must be those one
+worker finds on the same input (compared as ``tests/test_duplicates_e2e.py`` does). Under
+exactly_once, read committed, nothing may come out twice either.
 
 Events: ``CRMSTREAM_FAULT_EVENTS`` (default 2,000).
 """
@@ -68,10 +69,13 @@ def decisions(deployment: Deployment, seconds: float, enriched: int) -> StreamRu
 
 
 @pytest.mark.timeout(int(900 + 3 * patience(EVENTS)))
+@pytest.mark.parametrize("guarantee", ["at_least_once", "exactly_once"])
 def test_a_worker_joining_and_one_leaving_mid_stream_lose_nothing_and_change_no_verdict(
-    kafka_bootstrap: str, isolated_names: tuple[str, str], tmp_path: Path
+    kafka_bootstrap: str, isolated_names: tuple[str, str], tmp_path: Path, guarantee: str
 ) -> None:
-    deployment = Deployment.create(kafka_bootstrap, isolated_names, tmp_path / "moving")
+    deployment = Deployment.create(
+        kafka_bootstrap, isolated_names, tmp_path / "moving", processing_guarantee=guarantee
+    )
     events = list(CrmSimulation(seed=SEED).events(EVENTS))
     expectation = Expectation.of(event.value for event in events)
     started = time.monotonic()
@@ -85,6 +89,9 @@ def test_a_worker_joining_and_one_leaving_mid_stream_lose_nothing_and_change_no_
             deployment, int(JOIN_AT * expectation.total), timeout=patience(EVENTS), workers=[first]
         )
         second.start()
+        # Both ready: the second holds partitions and the first gave some up. Without this the
+        # first could leave before the second ever joined the group.
+        wait_until_ready([first, second], timeout=patience(EVENTS), settle=1.0)
         at_leave = wait_for_outputs(
             deployment,
             int(LEAVE_AT * expectation.total),
@@ -104,7 +111,7 @@ def test_a_worker_joining_and_one_leaving_mid_stream_lose_nothing_and_change_no_
     one = run_stream(kafka_bootstrap, tmp_path / "one", events=EVENTS, seed=SEED, workers=1)
 
     enriched = outputs.enriched()
-    outputs.report("a worker joins, one leaves", sent=sent, seconds=moving.seconds)
+    outputs.report(f"a worker joins, one leaves, {guarantee}", sent=sent, seconds=moving.seconds)
     coexisted = coexisting(generated_truth(SEED, EVENTS).lifetimes)
     differ = {
         decision.value: len(moving.pairs(decision) ^ one.pairs(decision))
@@ -123,6 +130,9 @@ def test_a_worker_joining_and_one_leaving_mid_stream_lose_nothing_and_change_no_
     assert second_exit == 0, second.log_tail()
     assert outputs.lost == 0, f"lost outputs, e.g. {outputs.missing_examples()}"
     assert outputs.unexpected == 0
+    if guarantee == "exactly_once":
+        assert outputs.duplicated == 0
+        assert applied_twice(enriched) == {}
     gaps = state_gaps(enriched)
     assert gaps == [], f"record state lost: {gaps[:5]}"
     assert moving.pairs(Decision.DUPLICATE) == one.pairs(Decision.DUPLICATE)
