@@ -64,9 +64,10 @@ _MAVEN_TIMEOUT_S: Final = 900.0
 _FORMAT_TIMEOUT_S: Final = 120.0
 _KILL_GRACE_S: Final = 10.0
 _LOG_TAIL_LINES: Final = 25
-# The SASL listener (``sasl_users``) authenticates with both SCRAM mechanisms; the broker's
-# own traffic (controller, inter-broker) stays on the plaintext listeners.
+# The SASL listener (``sasl_users``) authenticates with both SCRAM mechanisms and PLAIN; the
+# broker's own traffic (controller, inter-broker) stays on the plaintext listeners.
 SCRAM_MECHANISMS: Final = ("SCRAM-SHA-256", "SCRAM-SHA-512")
+SASL_MECHANISMS: Final = ("PLAIN", *SCRAM_MECHANISMS)
 _SCRAM_LOGIN: Final = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
 _USE_EXISTING_BROKER: Final = (
     "Alternatively, set KAFKA_BOOTSTRAP_SERVERS to an existing broker (for example the "
@@ -281,14 +282,15 @@ def _server_properties(
     port: int,
     controller_port: int,
     data_dir: Path,
-    sasl_port: int | None = None,
+    sasl: tuple[int, Mapping[str, str]] | None = None,
     tls: tuple[int, Path] | None = None,
 ) -> str:
     """Single-node KRaft settings: every replicated internal topic must fit on one broker.
 
-    ``sasl_port`` adds a SASL_PLAINTEXT listener (SCRAM); ``tls`` (port, PKCS#12 keystore)
-    an SSL one. The broker's own traffic (controller, inter-broker) stays on plaintext."""
-    extra = {"SASL_PLAINTEXT": sasl_port, "SSL": tls[0] if tls else None}
+    ``sasl`` (port, users) adds a SASL_PLAINTEXT listener (SCRAM and PLAIN); ``tls`` (port,
+    PKCS#12 keystore) an SSL one. The broker's own traffic (controller, inter-broker) stays on
+    plaintext."""
+    extra = {"SASL_PLAINTEXT": sasl[0] if sasl else None, "SSL": tls[0] if tls else None}
     clients = [("PLAINTEXT", port)] + [(name, at) for name, at in extra.items() if at]
     client_listeners = ",".join(f"{name}://{_HOST}:{at}" for name, at in clients)
     settings = {
@@ -302,7 +304,7 @@ def _server_properties(
         "listener.security.protocol.map": ",".join(
             [f"{name}:{name}" for name, _ in clients] + ["CONTROLLER:PLAINTEXT"]
         ),
-        **(_scram_properties() if sasl_port else {}),
+        **(_sasl_properties(sasl[1]) if sasl else {}),
         **(_tls_properties(tls[1]) if tls else {}),
         "log.dirs": str(data_dir),
         "num.partitions": "1",
@@ -318,14 +320,20 @@ def _server_properties(
     return "".join(f"{key}={value}\n" for key, value in settings.items())
 
 
-def _scram_properties() -> dict[str, str]:
-    """SCRAM logins on the SASL_PLAINTEXT listener."""
+def _sasl_properties(users: Mapping[str, str]) -> dict[str, str]:
+    """SCRAM and PLAIN logins on the SASL_PLAINTEXT listener. SCRAM users are added through
+    the admin API once the broker runs; PLAIN ones are listed in its login module here."""
+    plain_users = " ".join(f'user_{name}="{password}"' for name, password in users.items())
+    listener = "listener.name.sasl_plaintext"
     return {
-        "sasl.enabled.mechanisms": ",".join(SCRAM_MECHANISMS),
+        "sasl.enabled.mechanisms": ",".join(SASL_MECHANISMS),
         **{
-            f"listener.name.sasl_plaintext.{mechanism.lower()}.sasl.jaas.config": _SCRAM_LOGIN
+            f"{listener}.{mechanism.lower()}.sasl.jaas.config": _SCRAM_LOGIN
             for mechanism in SCRAM_MECHANISMS
         },
+        f"{listener}.plain.sasl.jaas.config": (
+            f"org.apache.kafka.common.security.plain.PlainLoginModule required {plain_users};"
+        ),
     }
 
 
@@ -472,9 +480,9 @@ class LocalKafka:
     free port, so parallel test runs never collide.
 
     ``sasl_users`` (name -> password) adds a ``SASL_PLAINTEXT`` listener on another free port
-    (:attr:`sasl_bootstrap`) where these users log in with SCRAM-SHA-256 or SCRAM-SHA-512,
-    for testing secured clients; the plaintext listener stays. ``tls`` adds an ``SSL``
-    listener (:attr:`tls_bootstrap`) with a certificate for 127.0.0.1 from a certificate
+    (:attr:`sasl_bootstrap`) where these users log in with PLAIN, SCRAM-SHA-256 or
+    SCRAM-SHA-512, for testing secured clients; the plaintext listener stays. ``tls`` adds an
+    ``SSL`` listener (:attr:`tls_bootstrap`) with a certificate for 127.0.0.1 from a certificate
     authority of its own (:attr:`tls_ca_file`, for clients to trust), made with ``openssl``.
 
     >>> with LocalKafka(tmp_path) as bootstrap:  # doctest: +SKIP
@@ -630,15 +638,15 @@ class LocalKafka:
     def _prepare_state(self, port: int, controller_port: int) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         taken = {port, controller_port}
-        sasl_port = None
+        sasl = None
         if self.sasl_users:
-            sasl_port = free_port(exclude=taken)
-            taken.add(sasl_port)
+            sasl = (free_port(exclude=taken), self.sasl_users)
+            taken.add(sasl[0])
         tls = None
         if self.tls:
             _, keystore = make_tls_files(self.tls_ca_file.parent)
             tls = (free_port(exclude=taken), keystore)
-        properties = _server_properties(port, controller_port, self._data_dir, sasl_port, tls)
+        properties = _server_properties(port, controller_port, self._data_dir, sasl, tls)
         self.config_path.write_text(properties)
         self._log4j_path.write_text(_LOG4J2_PROPERTIES)
 

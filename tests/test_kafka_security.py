@@ -1,7 +1,7 @@
-"""SASL and TLS for every Kafka client: settings, client options, and a real SCRAM broker.
+"""SASL and TLS for every Kafka client: settings, client options, and a real SASL broker.
 
 The broker is the local one with a ``SASL_PLAINTEXT`` listener whose users log in with
-SCRAM-SHA-256 or SCRAM-SHA-512. kafka-python (topic creation, the generator, the readers) and
+PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512. kafka-python (topic creation, the generator, the readers) and
 the worker (Faust over aiokafka) both connect to it from the same settings; a wrong password
 fails with an error that says so, and the password shows up neither in the worker's log nor
 on its /metrics page.
@@ -36,7 +36,7 @@ from streams.worker_process import wait_until_ready
 
 USER = "crm-worker"
 PASSWORD = "s3cret-Sauce-7f2e"  # distinctive, so finding it in a log cannot be a coincidence
-MECHANISMS = ("SCRAM-SHA-256", "SCRAM-SHA-512")
+MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 _SECURITY_VARIABLES = (
     "CRMSTREAM_KAFKA_SECURITY_PROTOCOL",
     "CRMSTREAM_KAFKA_SASL_MECHANISM",
@@ -198,15 +198,15 @@ def test_tls_settings_build_one_context_for_both_clients(
         ssl_context(load_settings())
 
 
-# --- a real broker with a SASL/SCRAM listener -------------------------------------------------
+# --- a real broker with a SASL listener (PLAIN, SCRAM) ----------------------------------------
 
 needs_java = pytest.mark.skipif(shutil.which("java") is None, reason="needs Java on PATH")
 
 
 @pytest.fixture(scope="module")
-def scram_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def sasl_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The SASL_PLAINTEXT listener of a broker of this module alone."""
-    broker = LocalKafka(tmp_path_factory.mktemp("scram-broker"), sasl_users={USER: PASSWORD})
+    broker = LocalKafka(tmp_path_factory.mktemp("sasl-broker"), sasl_users={USER: PASSWORD})
     broker.start(timeout=120)
     try:
         assert broker.sasl_bootstrap is not None
@@ -218,8 +218,8 @@ def scram_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @needs_java
 @pytest.mark.kafka
 @pytest.mark.parametrize("mechanism", MECHANISMS)
-def test_kafka_python_clients_log_in_with_scram(
-    scram_bootstrap: str,
+def test_kafka_python_clients_log_in_with_sasl(
+    sasl_bootstrap: str,
     isolated_names: tuple[str, str],
     mechanism: str,
     monkeypatch: pytest.MonkeyPatch,
@@ -227,11 +227,11 @@ def test_kafka_python_clients_log_in_with_scram(
     _sasl_environment(monkeypatch, mechanism)
     security = kafka_python_options(load_settings())
     topic = f"{isolated_names[0]}secured"
-    ensure_topics(scram_bootstrap, [TopicSpec(topic, 2, 1)], security=security)
+    ensure_topics(sasl_bootstrap, [TopicSpec(topic, 2, 1)], security=security)
     events = list(CrmSimulation(seed=5).events(40))
     report = publish_events(
         events,
-        bootstrap_servers=scram_bootstrap,
+        bootstrap_servers=sasl_bootstrap,
         topic=topic,
         rate=None,
         progress=False,
@@ -239,7 +239,7 @@ def test_kafka_python_clients_log_in_with_scram(
     )
     assert report.sent == len(events)
     records = read_records(
-        scram_bootstrap, [topic], expected=len(events), timeout=30, settle=0, security=security
+        sasl_bootstrap, [topic], expected=len(events), timeout=30, settle=0, security=security
     )
     assert sorted(r.value for r in records) == sorted(event.value for event in events)
 
@@ -247,12 +247,12 @@ def test_kafka_python_clients_log_in_with_scram(
 @needs_java
 @pytest.mark.kafka
 def test_a_wrong_password_is_reported_as_a_refused_login(
-    scram_bootstrap: str, monkeypatch: pytest.MonkeyPatch
+    sasl_bootstrap: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _sasl_environment(monkeypatch, "SCRAM-SHA-256", password="not-the-password")
     started = time.monotonic()
     with pytest.raises(SaslAuthenticationFailedError, match="refused the SASL login") as caught:
-        ensure_topics(scram_bootstrap, [TopicSpec("never-created", 1, 1)])  # from the env
+        ensure_topics(sasl_bootstrap, [TopicSpec("never-created", 1, 1)])  # from the env
     assert time.monotonic() - started < 90
     assert "crm-worker" in str(caught.value)
     assert "not-the-password" not in str(caught.value)
@@ -291,8 +291,8 @@ def enrich_through_a_worker(deployment: Deployment, *, seed: int) -> str:
 @needs_java
 @pytest.mark.kafka
 @pytest.mark.parametrize("mechanism", MECHANISMS)
-def test_a_worker_enriches_over_scram_and_never_shows_the_password(
-    scram_bootstrap: str,
+def test_a_worker_enriches_over_sasl_and_never_shows_the_password(
+    sasl_bootstrap: str,
     isolated_names: tuple[str, str],
     tmp_path: Path,
     mechanism: str,
@@ -303,7 +303,7 @@ def test_a_worker_enriches_over_scram_and_never_shows_the_password(
     _sasl_environment(monkeypatch, mechanism, password=None)
     monkeypatch.setenv("CRMSTREAM_KAFKA_SASL_PASSWORD_FILE", str(secret))
     # The worker inherits this environment; the helpers below read it too.
-    deployment = Deployment.create(scram_bootstrap, isolated_names, tmp_path, log_level="debug")
+    deployment = Deployment.create(sasl_bootstrap, isolated_names, tmp_path, log_level="debug")
     metrics_page = enrich_through_a_worker(deployment, seed=8)
     log = (tmp_path / "worker.log").read_text()
     assert f"Authenticated as {USER} via {mechanism}" in log  # aiokafka's own word for it
@@ -315,13 +315,13 @@ def test_a_worker_enriches_over_scram_and_never_shows_the_password(
 @needs_java
 @pytest.mark.kafka
 def test_a_worker_with_a_wrong_password_stops_saying_why(
-    scram_bootstrap: str,
+    sasl_bootstrap: str,
     isolated_names: tuple[str, str],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _sasl_environment(monkeypatch, "SCRAM-SHA-512")
-    deployment = Deployment.create(scram_bootstrap, isolated_names, tmp_path)
+    deployment = Deployment.create(sasl_bootstrap, isolated_names, tmp_path)
     monkeypatch.setenv("CRMSTREAM_KAFKA_SASL_PASSWORD", "not-the-password")
     with deployment.worker() as worker:
         deadline = time.monotonic() + 120
