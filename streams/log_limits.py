@@ -1,10 +1,17 @@
-"""Repeated complaints of the Kafka client, let through once per window.
+"""What the worker's log handlers let through of the Kafka client's and Faust's lines.
 
-While a broker is down, aiokafka logs every failed attempt to connect or to refresh its
-metadata: about 3,500 errors a second from one worker (10 MB of log for a 29-s outage),
-enough to fill a disk or a log pipeline and to bury everything else; Faust's producer
-buffer adds two lines each time it fills. The first of each kind still goes out at once,
-and the next one after the window says how many were held back.
+Repeated complaints, once per window. While a broker is down, aiokafka logs every failed
+attempt to connect or to refresh its metadata: about 3,500 errors a second from one worker
+(10 MB of log for a 29-s outage), enough to fill a disk or a log pipeline and to bury
+everything else; Faust's producer buffer adds two lines each time it fills. The first of
+each kind still goes out at once, and the next one after the window says how many were
+held back.
+
+No message contents and no credentials. At ``debug``, aiokafka logs every request and
+response it exchanges with a broker, whole, and Faust every message it sends: CRM records,
+personal data included, and with SASL PLAIN the password itself (in the
+``SaslAuthenticateRequest``). Their bytes and protocol structures are replaced by what they
+are and their size.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from aiokafka.protocol.struct import Struct
 from faust import Worker
 
 _DIGITS = re.compile(r"\d+")
@@ -45,7 +53,7 @@ class RepeatLimiter(logging.Filter):
         self._seen: dict[tuple[str, str], _Seen] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno < logging.INFO or not _is_limited(record.name):
+        if record.levelno < logging.INFO or not _is_from(record.name, LIMITED_LOGGERS):
             return True
         key = (record.name, _DIGITS.sub("0", str(record.msg)))
         now = self._clock()
@@ -59,17 +67,47 @@ class RepeatLimiter(logging.Filter):
         return True
 
 
-def _is_limited(logger_name: str) -> bool:
-    return any(
-        logger_name == limited or logger_name.startswith(limited + ".")
-        for limited in LIMITED_LOGGERS
-    )
+def _is_from(logger_name: str, loggers: tuple[str, ...]) -> bool:
+    return any(logger_name == name or logger_name.startswith(name + ".") for name in loggers)
+
+
+WITHHELD_LOGGERS = ("aiokafka", "faust")
+"""Loggers whose lines can carry a message or a protocol request as an argument."""
+
+
+class PayloadWithholder(logging.Filter):
+    """Replaces the bytes and Kafka protocol structures among the arguments of a line of
+    :data:`WITHHELD_LOGGERS` by their kind and size: ``send: topic='crm.enriched'
+    k=<23 bytes> v=<1804 bytes>``, ``Request to 127.0.0.1:9092 3:
+    SaslAuthenticateRequest_v1(withheld)``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and _is_from(record.name, WITHHELD_LOGGERS):
+            record.args = tuple(_withheld(arg) for arg in record.args)
+        return True
+
+
+def _withheld(arg: object) -> object:
+    if isinstance(arg, bytes | bytearray | memoryview):
+        return _Shown(f"<{len(arg)} bytes>")
+    if isinstance(arg, Struct):
+        return _Shown(f"{type(arg).__name__}(withheld)")
+    return arg
+
+
+class _Shown(str):
+    """Text that ``%r`` shows as it is, without quotes."""
+
+    def __repr__(self) -> str:
+        return str(self)
 
 
 class LimitedLogWorker(Worker):
-    """Faust's worker, with the :class:`RepeatLimiter` on the handlers it sets up."""
+    """Faust's worker, with the :class:`RepeatLimiter` and the :class:`PayloadWithholder`
+    on the handlers it sets up."""
 
     def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
         super().on_setup_root_logger(logger, level)
         for handler in logger.handlers:  # one each: a shared one would count a record twice
+            handler.addFilter(PayloadWithholder())
             handler.addFilter(RepeatLimiter())

@@ -1,13 +1,15 @@
 """A Kafka client's repeated complaints during a broker outage are let through once per
-window, with the count of what was held back; everything else is untouched."""
+window, with the count of what was held back; everything else is untouched. Message
+contents and credentials never reach the log, whatever the level."""
 
 from __future__ import annotations
 
 import logging
 
 import pytest
+from aiokafka.protocol.admin import SaslAuthenticateRequest_v1
 
-from streams.log_limits import RepeatLimiter
+from streams.log_limits import PayloadWithholder, RepeatLimiter
 
 
 class Clock:
@@ -71,4 +73,25 @@ def test_messages_formatted_before_logging_are_one_kind_whatever_their_numbers()
         True,
         False,
         False,
+    ]
+
+
+def test_debug_lines_of_the_kafka_client_and_faust_show_no_message_and_no_password() -> None:
+    password = "s3cret-Sauce-7f2e"
+    login = SaslAuthenticateRequest_v1(f"crm\x00crm\x00{password}".encode())
+    value = b'{"fields": {"email": "ada.lovelace@analytical-engines.example"}}'
+    withholder = PayloadWithholder()
+    lines = []
+    for name, template, args in [
+        ("aiokafka.conn", "Request to %s:%d %d: %s", ("127.0.0.1", 9092, 3, login)),
+        ("faust.topics", "send: topic=%r k=%r v=%r", ("crm.enriched", b"contact:c1", value)),
+        ("streams.agents", "parked %s", (b"kept",)),  # crmstream's own: left as it is
+    ]:
+        record = logging.LogRecord(name, logging.DEBUG, __file__, 1, template, args, None)
+        assert withholder.filter(record)
+        lines.append(record.getMessage())
+    assert lines == [
+        "Request to 127.0.0.1:9092 3: SaslAuthenticateRequest_v1(withheld)",
+        f"send: topic='crm.enriched' k=<10 bytes> v=<{len(value)} bytes>",
+        "parked b'kept'",
     ]
