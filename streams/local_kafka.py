@@ -282,17 +282,24 @@ def _server_properties(
     port: int,
     controller_port: int,
     data_dir: Path,
+    *,
     sasl: tuple[int, Mapping[str, str]] | None = None,
-    tls: tuple[int, Path] | None = None,
+    tls: tuple[int, TlsFiles] | None = None,
+    sasl_tls_port: int | None = None,
 ) -> str:
     """Single-node KRaft settings: every replicated internal topic must fit on one broker.
 
     ``sasl`` (port, users) adds a SASL_PLAINTEXT listener (SCRAM and PLAIN); ``tls`` (port,
-    PKCS#12 keystore) an SSL one. The broker's own traffic (controller, inter-broker) stays on
-    plaintext."""
-    extra = {"SASL_PLAINTEXT": sasl[0] if sasl else None, "SSL": tls[0] if tls else None}
+    files) an SSL one that asks clients for a certificate; ``sasl_tls_port``, with both, a
+    SASL_SSL one. The broker's own traffic (controller, inter-broker) stays on plaintext."""
+    extra = {
+        "SASL_PLAINTEXT": sasl[0] if sasl else None,
+        "SSL": tls[0] if tls else None,
+        "SASL_SSL": sasl_tls_port if sasl and tls else None,
+    }
     clients = [("PLAINTEXT", port)] + [(name, at) for name, at in extra.items() if at]
     client_listeners = ",".join(f"{name}://{_HOST}:{at}" for name, at in clients)
+    sasl_listeners = [name.lower() for name, _ in clients if name.startswith("SASL")]
     settings = {
         "process.roles": "broker,controller",
         "node.id": "1",
@@ -304,8 +311,8 @@ def _server_properties(
         "listener.security.protocol.map": ",".join(
             [f"{name}:{name}" for name, _ in clients] + ["CONTROLLER:PLAINTEXT"]
         ),
-        **(_sasl_properties(sasl[1]) if sasl else {}),
-        **(_tls_properties(tls[1]) if tls else {}),
+        **(_sasl_properties(sasl[1], sasl_listeners) if sasl else {}),
+        **(_tls_properties(tls[1], with_sasl=bool(sasl)) if tls else {}),
         "log.dirs": str(data_dir),
         "num.partitions": "1",
         "offsets.topic.replication.factor": "1",
@@ -320,68 +327,114 @@ def _server_properties(
     return "".join(f"{key}={value}\n" for key, value in settings.items())
 
 
-def _sasl_properties(users: Mapping[str, str]) -> dict[str, str]:
-    """SCRAM and PLAIN logins on the SASL_PLAINTEXT listener. SCRAM users are added through
-    the admin API once the broker runs; PLAIN ones are listed in its login module here."""
+def _sasl_properties(users: Mapping[str, str], listeners: list[str]) -> dict[str, str]:
+    """SCRAM and PLAIN logins on the SASL listeners. SCRAM users are added through the admin
+    API once the broker runs; PLAIN ones are listed in its login module here."""
     plain_users = " ".join(f'user_{name}="{password}"' for name, password in users.items())
-    listener = "listener.name.sasl_plaintext"
+    plain_login = f"org.apache.kafka.common.security.plain.PlainLoginModule required {plain_users};"
+    logins = {**dict.fromkeys(SCRAM_MECHANISMS, _SCRAM_LOGIN), "PLAIN": plain_login}
     return {
         "sasl.enabled.mechanisms": ",".join(SASL_MECHANISMS),
         **{
-            f"{listener}.{mechanism.lower()}.sasl.jaas.config": _SCRAM_LOGIN
-            for mechanism in SCRAM_MECHANISMS
+            f"listener.name.{listener}.{mechanism.lower()}.sasl.jaas.config": login
+            for listener in listeners
+            for mechanism, login in logins.items()
         },
-        f"{listener}.plain.sasl.jaas.config": (
-            f"org.apache.kafka.common.security.plain.PlainLoginModule required {plain_users};"
-        ),
     }
 
 
-def _tls_properties(keystore: Path) -> dict[str, str]:
-    """The SSL listener's certificate (no client certificates asked for)."""
-    prefix = "listener.name.ssl.ssl"
-    return {
-        f"{prefix}.keystore.type": "PKCS12",
-        f"{prefix}.keystore.location": str(keystore),
-        f"{prefix}.keystore.password": _KEYSTORE_PASSWORD,
-        f"{prefix}.key.password": _KEYSTORE_PASSWORD,
-        f"{prefix}.client.auth": "none",
-    }
+def _tls_properties(files: TlsFiles, *, with_sasl: bool) -> dict[str, str]:
+    """The broker's certificate on its TLS listeners. The SSL listener asks every client for
+    a certificate signed by the test authority (clients authenticated by certificate); the
+    SASL_SSL one, with ``with_sasl``, authenticates them by their SASL login instead."""
+    listeners = {"ssl": "required", **({"sasl_ssl": "none"} if with_sasl else {})}
+    properties: dict[str, str] = {}
+    for listener, client_auth in listeners.items():
+        prefix = f"listener.name.{listener}.ssl"
+        properties |= {
+            f"{prefix}.keystore.type": "PKCS12",
+            f"{prefix}.keystore.location": str(files.keystore),
+            f"{prefix}.keystore.password": _KEYSTORE_PASSWORD,
+            f"{prefix}.key.password": _KEYSTORE_PASSWORD,
+            f"{prefix}.truststore.type": "PEM",
+            f"{prefix}.truststore.location": str(files.ca),
+            f"{prefix}.client.auth": client_auth,
+        }
+    return properties
 
 
 _KEYSTORE_PASSWORD: Final = "crmstream-local"  # noqa: S105 (a test broker's own throwaway key)
 
 
-def make_tls_files(directory: Path) -> tuple[Path, Path]:
-    """A certificate authority and a broker certificate for 127.0.0.1 signed by it, made with
-    ``openssl``: (the CA's PEM file, which clients trust; the broker's PKCS#12 keystore)."""
+@dataclass(frozen=True)
+class TlsFiles:
+    """What :func:`make_tls_files` made."""
+
+    ca: Path  # the certificate authority's PEM certificate, which clients and broker trust
+    keystore: Path  # the broker's key and certificate for 127.0.0.1, PKCS#12
+    client_certificate: Path  # a client's PEM certificate signed by the authority
+    client_key: Path  # its unencrypted PEM key
+
+    @classmethod
+    def in_directory(cls, directory: Path) -> TlsFiles:
+        return cls(
+            ca=directory / "ca.pem",
+            keystore=directory / "broker.p12",
+            client_certificate=directory / "client.pem",
+            client_key=directory / "client.key",
+        )
+
+
+def make_tls_files(directory: Path) -> TlsFiles:
+    """A certificate authority, and a broker certificate for 127.0.0.1 and a client
+    certificate signed by it, made with ``openssl``."""
     openssl = _require_tool("openssl", "openssl is needed to make the test broker's certificate")
     directory.mkdir(parents=True, exist_ok=True)
-    ca_key, ca_pem = directory / "ca.key", directory / "ca.pem"
-    key, request, pem = directory / "broker.key", directory / "broker.csr", directory / "broker.pem"
-    extensions, keystore = directory / "broker.ext", directory / "broker.p12"
+    files = TlsFiles.in_directory(directory)
+    ca_key, key, pem = directory / "ca.key", directory / "broker.key", directory / "broker.pem"
+    extensions = directory / "broker.ext"
     extensions.write_text(f"subjectAltName=IP:{_HOST}\n")
     new_key = ("-newkey", "rsa:2048", "-nodes")
     steps = [
         [
             *("req", "-x509", *new_key, "-days", "2", "-subj", "/CN=crmstream test CA"),
-            *("-keyout", str(ca_key), "-out", str(ca_pem)),
+            *("-keyout", str(ca_key), "-out", str(files.ca)),
         ],
-        ["req", *new_key, "-subj", f"/CN={_HOST}", "-keyout", str(key), "-out", str(request)],
+        *_signed_certificate(files.ca, ca_key, "/CN=" + _HOST, key, pem, extensions=extensions),
+        *_signed_certificate(
+            files.ca,
+            ca_key,
+            "/CN=crmstream test client",
+            files.client_key,
+            files.client_certificate,
+        ),
         [
-            *("x509", "-req", "-in", str(request), "-CA", str(ca_pem), "-CAkey", str(ca_key)),
-            *("-CAcreateserial", "-days", "2", "-extfile", str(extensions), "-out", str(pem)),
-        ],
-        [
-            *("pkcs12", "-export", "-in", str(pem), "-inkey", str(key), "-certfile", str(ca_pem)),
-            *("-out", str(keystore), "-passout", f"pass:{_KEYSTORE_PASSWORD}"),
+            *("pkcs12", "-export", "-in", str(pem), "-inkey", str(key)),
+            *("-certfile", str(files.ca), "-out", str(files.keystore)),
+            *("-passout", f"pass:{_KEYSTORE_PASSWORD}"),
         ],
     ]
     for step in steps:
         result = subprocess.run([openssl, *step], capture_output=True, check=False)
         if result.returncode != 0:
             raise LocalKafkaError(f"openssl {step[0]} failed: {result.stderr.decode()[-500:]}")
-    return ca_pem, keystore
+    return files
+
+
+def _signed_certificate(
+    ca: Path, ca_key: Path, subject: str, key: Path, pem: Path, *, extensions: Path | None = None
+) -> list[list[str]]:
+    """The openssl steps for a new key and a certificate of ``subject`` signed by ``ca``."""
+    request = pem.with_suffix(".csr")
+    signing = [
+        *("x509", "-req", "-in", str(request), "-CA", str(ca), "-CAkey", str(ca_key)),
+        *("-CAcreateserial", "-days", "2", "-out", str(pem)),
+    ]
+    new_request = ["req", "-newkey", "rsa:2048", "-nodes", "-subj", subject]
+    return [
+        [*new_request, "-keyout", str(key), "-out", str(request)],
+        signing + (["-extfile", str(extensions)] if extensions else []),
+    ]
 
 
 def _advertised(config_path: Path, protocol: str) -> str | None:
@@ -483,7 +536,9 @@ class LocalKafka:
     (:attr:`sasl_bootstrap`) where these users log in with PLAIN, SCRAM-SHA-256 or
     SCRAM-SHA-512, for testing secured clients; the plaintext listener stays. ``tls`` adds an
     ``SSL`` listener (:attr:`tls_bootstrap`) with a certificate for 127.0.0.1 from a certificate
-    authority of its own (:attr:`tls_ca_file`, for clients to trust), made with ``openssl``.
+    authority of its own, made with ``openssl``, where clients log in with a certificate from
+    that authority (:attr:`tls_files`: the authority to trust and a client certificate). With
+    both, a ``SASL_SSL`` listener too (:attr:`sasl_tls_bootstrap`).
 
     >>> with LocalKafka(tmp_path) as bootstrap:  # doctest: +SKIP
     ...     produce_leads(bootstrap)
@@ -613,9 +668,17 @@ class LocalKafka:
         return _advertised(self.config_path, "SSL")
 
     @property
-    def tls_ca_file(self) -> Path:
-        """The certificate authority clients of the SSL listener trust (with ``tls``)."""
-        return self.state_dir / "tls" / "ca.pem"
+    def sasl_tls_bootstrap(self) -> str | None:
+        """The SASL_SSL listener's address while running with ``sasl_users`` and ``tls``."""
+        if not (self.sasl_users and self.tls) or self._running_pid() is None:
+            return None
+        return _advertised(self.config_path, "SASL_SSL")
+
+    @property
+    def tls_files(self) -> TlsFiles:
+        """The certificate authority clients trust and a client certificate the SSL
+        listener accepts (with ``tls``, once started)."""
+        return TlsFiles.in_directory(self.state_dir / "tls")
 
     def _choose_ports(self) -> tuple[int, int]:
         port = self.port if self.port is not None else self._previous_or_free_port()
@@ -642,11 +705,14 @@ class LocalKafka:
         if self.sasl_users:
             sasl = (free_port(exclude=taken), self.sasl_users)
             taken.add(sasl[0])
-        tls = None
+        tls = sasl_tls_port = None
         if self.tls:
-            _, keystore = make_tls_files(self.tls_ca_file.parent)
-            tls = (free_port(exclude=taken), keystore)
-        properties = _server_properties(port, controller_port, self._data_dir, sasl, tls)
+            tls = (free_port(exclude=taken), make_tls_files(self.tls_files.ca.parent))
+            taken.add(tls[0])
+            sasl_tls_port = free_port(exclude=taken)
+        properties = _server_properties(
+            port, controller_port, self._data_dir, sasl=sasl, tls=tls, sasl_tls_port=sasl_tls_port
+        )
         self.config_path.write_text(properties)
         self._log4j_path.write_text(_LOG4J2_PROPERTIES)
 

@@ -21,7 +21,7 @@ import orjson
 import pytest
 from faust.auth import SASLCredentials, SSLCredentials
 from faust.types.auth import AuthProtocol, SASLMechanism
-from kafka.errors import SaslAuthenticationFailedError
+from kafka.errors import KafkaTimeoutError, SaslAuthenticationFailedError
 
 from streams.deployment import Deployment
 from streams.generator import CrmSimulation
@@ -339,8 +339,11 @@ def test_a_worker_with_a_wrong_password_stops_saying_why(
 
 @pytest.fixture(scope="module")
 def tls_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
-    """A broker of this module alone with an SSL listener and a certificate authority."""
-    broker = LocalKafka(tmp_path_factory.mktemp("tls-broker"), tls=True)
+    """A broker of this module alone with an SSL listener that asks clients for a certificate,
+    a SASL_SSL one, and a certificate authority."""
+    broker = LocalKafka(
+        tmp_path_factory.mktemp("tls-broker"), tls=True, sasl_users={USER: PASSWORD}
+    )
     broker.start(timeout=120)
     try:
         yield broker
@@ -350,19 +353,56 @@ def tls_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]
 
 @needs_java
 @pytest.mark.kafka
-def test_a_worker_and_the_helpers_work_through_tls_only(
+def test_a_worker_and_the_helpers_work_through_tls_only_with_a_client_certificate(
     tls_broker: LocalKafka, isolated_names: tuple[str, str], tmp_path: Path
 ) -> None:
-    """Every client goes to the SSL listener and checks the broker's certificate against the
-    configured authority: the topic set-up and the publisher (kafka-python), the worker
-    (Faust and aiokafka, its own topic checks included) and the reader of its outputs."""
+    """Every client goes to the SSL listener, checks the broker's certificate against the
+    configured authority and shows its own: the topic set-up and the publisher
+    (kafka-python), the worker (Faust and aiokafka, its own topic checks included) and the
+    reader of its outputs."""
     bootstrap = tls_broker.tls_bootstrap
     assert bootstrap is not None
+    files = tls_broker.tls_files
     deployment = Deployment.create(
         bootstrap,
         isolated_names,
         tmp_path,
         kafka_security_protocol="SSL",
-        kafka_ssl_cafile=str(tls_broker.tls_ca_file),
+        kafka_ssl_cafile=str(files.ca),
+        kafka_ssl_certfile=str(files.client_certificate),
+        kafka_ssl_keyfile=str(files.client_key),
     )
     enrich_through_a_worker(deployment, seed=6)
+
+
+@needs_java
+@pytest.mark.kafka
+def test_a_client_without_a_certificate_is_turned_away_by_the_tls_listener(
+    tls_broker: LocalKafka, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The listener of the test above does check certificates: without one, no topic set-up."""
+    bootstrap = tls_broker.tls_bootstrap
+    assert bootstrap is not None
+    monkeypatch.setenv("CRMSTREAM_KAFKA_SECURITY_PROTOCOL", "SSL")
+    monkeypatch.setenv("CRMSTREAM_KAFKA_SSL_CAFILE", str(tls_broker.tls_files.ca))
+    with pytest.raises(KafkaTimeoutError, match="Unable to bootstrap"):  # after 30 s of refusals
+        ensure_topics(bootstrap, [TopicSpec("never-created", 1, 1)])
+
+
+@needs_java
+@pytest.mark.kafka
+def test_a_worker_and_the_helpers_work_through_sasl_over_tls(
+    tls_broker: LocalKafka,
+    isolated_names: tuple[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SASL_SSL: the broker's certificate checked, the client logged in with SCRAM."""
+    bootstrap = tls_broker.sasl_tls_bootstrap
+    assert bootstrap is not None
+    _sasl_environment(monkeypatch, "SCRAM-SHA-512")
+    monkeypatch.setenv("CRMSTREAM_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    deployment = Deployment.create(
+        bootstrap, isolated_names, tmp_path, kafka_ssl_cafile=str(tls_broker.tls_files.ca)
+    )
+    enrich_through_a_worker(deployment, seed=7)
