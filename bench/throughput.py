@@ -39,7 +39,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from kafka import KafkaConsumer
 
 from bench.broker import kafka_broker
 from schemas.mapping import DEFAULT_FIELD_MAPPING
@@ -47,7 +46,7 @@ from streams.deployment import Deployment, count_changes
 from streams.generator import CrmSimulation, GeneratedEvent
 from streams.kafka_admin import ensure_topics
 from streams.publish import publish_events
-from streams.topic_reader import end_offsets, read_records, topic_partitions
+from streams.topic_reader import end_offsets, read_records, reader, topic_partitions
 from streams.topics import Topic, TopicSpec
 from streams.worker_process import WorkerProcess, wait_until_ready
 
@@ -114,7 +113,7 @@ def _output_span(
 ) -> float:
     """Seconds from the first to the last message on ``topics`` (their CreateTime), once
     ``expected`` arrived; raises when they do not within ``timeout`` or a process exits."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    consumer = reader(bootstrap, None)
     try:
         partitions = topic_partitions(consumer, topics)
         consumer.assign(partitions)
@@ -260,7 +259,7 @@ def measure_latency(
     stop = threading.Event()
 
     def read() -> None:
-        consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+        consumer = reader(bootstrap, None)  # read committed, as downstream readers must
         partitions = topic_partitions(consumer, [enriched])
         consumer.assign(partitions)
         for partition, offset in end_offsets(bootstrap, [enriched]).items():
