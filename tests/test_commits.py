@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import SimpleNamespace
 from typing import Any, TypeVar, cast
@@ -359,3 +360,54 @@ def test_an_output_goes_in_the_transaction_of_its_source_partition_not_its_desti
         ("crm.enriched", 3, "crm-0-1"),  # destination partition 3, source partition 1
         ("crm.model-learning", 0, None),
     ]
+
+
+class TransactionLog:
+    """One transactional producer of aiokafka, as far as a commit uses it."""
+
+    def __init__(self, tid: str, log: list[str], *, in_transaction: bool) -> None:
+        self.tid, self.log = tid, log
+        self._in_transaction = in_transaction
+        self._txn_manager = SimpleNamespace(is_in_transaction=lambda: self._in_transaction)
+
+    async def begin_transaction(self) -> None:
+        self._in_transaction = True
+        self.log.append(f"{self.tid} begin")
+
+    async def send_offsets_to_transaction(self, offsets: dict[TP, int], group: str) -> None:
+        shown = ", ".join(f"{tp.topic}/{tp.partition}@{at}" for tp, at in sorted(offsets.items()))
+        self.log.append(f"{self.tid} offsets {shown} for {group}")
+
+    async def commit_transaction(self) -> None:
+        self._in_transaction = False
+        self.log.append(f"{self.tid} commit")
+
+
+def test_a_commit_ends_each_source_partitions_transaction_with_its_own_offsets() -> None:
+    async def main() -> list[str]:
+        log: list[str] = []
+        producers = RecordingSends()
+        producers._transaction_producers = {  # type: ignore[attr-defined]
+            "crm-0-1": TransactionLog("crm-0-1", log, in_transaction=True),
+            "crm-0-2": TransactionLog("crm-0-2", log, in_transaction=False),
+        }
+        producers._trn_locks = defaultdict(asyncio.Lock)  # type: ignore[attr-defined]
+        manager = transactions(producers)
+        offsets = {TP("routed", 1): 10, TP("answers", 1): 5, TP("routed", 2): 7}
+        offsets[TP("routed", 3)] = 4  # revoked meanwhile: its producer is gone
+        await manager.commit(offsets)
+        return log
+
+    log = run(main)
+    assert [line for line in log if line.startswith("crm-0-1")] == [
+        "crm-0-1 offsets answers/1@5, routed/1@10 for crm",
+        "crm-0-1 commit",
+        "crm-0-1 begin",
+    ]
+    assert [line for line in log if line.startswith("crm-0-2")] == [
+        "crm-0-2 begin",  # Faust's begin at the assignment failed: begun before the offsets
+        "crm-0-2 offsets routed/2@7 for crm",
+        "crm-0-2 commit",
+        "crm-0-2 begin",
+    ]
+    assert len(log) == 7
