@@ -42,10 +42,12 @@ import faust
 from aiokafka.errors import MessageSizeTooLargeError, ProducerFenced
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from faust.streams import current_event
-from faust.transport.consumer import TransactionManager
+from faust.transport.consumer import CONSUMER_PARTITIONS_REVOKED, TransactionManager
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 from faust.types.tuples import FutureMessage
+from faust.utils.tracing import traced_from_parent_span
+from mode import Service
 from mode.utils.objects import cached_property
 
 from streams.recovery import SeekThenResumeTableManager
@@ -356,6 +358,32 @@ class GatedConsumer(faust_aiokafka.Consumer):
 
     def _new_consumer_thread(self) -> CommittedEndsConsumerThread:
         return CommittedEndsConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    @Service.transitions_to(CONSUMER_PARTITIONS_REVOKED)
+    async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        """Faust's, with the revoked partitions' acknowledged offsets forgotten after the
+        rebalance's commit instead of before it.
+
+        Faust 0.15.3 drops what was acknowledged since the last commit before it lets the
+        app finish its events and commit: those offsets are never committed, and with the
+        eager rebalancing Kafka's clients do, every partition is revoked at every rebalance.
+        A worker that keeps a partition then seeks back and processes those events again
+        (``redelivered``); under exactly-once their outputs, waiting in the transaction it
+        keeps, come out twice. Seen in the join/leave test: 12 to 363 repeats in 6 of 12 runs
+        over both guarantees, all on the partitions a worker kept."""
+        span = self.app._start_span_from_rebalancing("on_partitions_revoked")
+        trace = traced_from_parent_span(span)
+        with span:
+            if self._active_partitions is not None:
+                self._active_partitions.difference_update(revoked)
+            self._paused_partitions.difference_update(revoked)
+            await trace(self._on_partitions_revoked, partitions=revoked)(revoked)
+            for tp in revoked:
+                self._gap.pop(tp, None)
+                self._acked.pop(tp, None)
+                self._acked_index.pop(tp, None)
+                self._read_offset.pop(tp, None)
+                self._committed_offset.pop(tp, None)
 
     async def force_commit(self, topics: Any = None, start_new_transaction: bool = True) -> bool:
         gate = cast(CrmApp, self.app).event_gate
