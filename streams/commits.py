@@ -339,7 +339,9 @@ class GatedConsumer(faust_aiokafka.Consumer):
     """Faust's consumer, which closes the gate and delivers the outputs, then the held
     table writes, before it works out the offsets to commit: an offset committed before its
     event's table writes reached Kafka would lose them to a crash for good, and an event
-    finished while the offsets are worked out would be committed with its writes in flight."""
+    finished while the offsets are worked out would be committed with its writes in flight.
+    At a rebalance it commits what was acknowledged before it forgets it, and its thread
+    asks the broker where the changelogs to restore end."""
 
     def __init__(self, transport: Any, callback: Any, *args: Any, **kwargs: Any) -> None:
         async def deliver(message: Any) -> None:
