@@ -279,8 +279,8 @@ def measure_latency(
     }
     with deployment.worker() as worker:
         wait_until_ready([worker])
-        reader = threading.Thread(target=read, daemon=True)
-        reader.start()
+        reading = threading.Thread(target=read, daemon=True)
+        reading.start()
         time.sleep(1.0)  # the reader is at the end of the topic
         publish_events(
             generated, bootstrap_servers=bootstrap, topic=deployment.topic(Topic.CHANGES),
@@ -290,7 +290,7 @@ def measure_latency(
         while time.monotonic() < deadline and not set(timed.values()) <= set(received_at):
             time.sleep(0.5)
         stop.set()
-        reader.join(timeout=10)
+        reading.join(timeout=10)
     inputs = read_records(
         bootstrap, [deployment.topic(Topic.CHANGES)], expected=len(generated), timeout=60, settle=0
     )
