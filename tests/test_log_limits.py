@@ -5,11 +5,14 @@ contents and credentials never reach the log, whatever the level."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from pathlib import Path
 
+import faust
 import pytest
 from aiokafka.protocol.admin import SaslAuthenticateRequest_v1
 
-from streams.log_limits import PayloadWithholder, RepeatLimiter
+from streams.log_limits import LimitedLogWorker, PayloadWithholder, RepeatLimiter
 
 
 class Clock:
@@ -95,3 +98,26 @@ def test_debug_lines_of_the_kafka_client_and_faust_show_no_message_and_no_passwo
         f"send: topic='crm.enriched' k=<10 bytes> v=<{len(value)} bytes>",
         "parked b'kept'",
     ]
+
+
+@pytest.fixture
+def root_logger_restored() -> Iterator[None]:
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.mark.usefixtures("root_logger_restored")
+@pytest.mark.parametrize("level", ["warning", "error"])
+def test_a_quiet_worker_makes_no_debug_lines(tmp_path: Path, level: str) -> None:
+    """Faust's console spinner would turn every debug line on (a tenth of the CPU)."""
+    app = faust.App("log-limits-test", broker="kafka://127.0.0.1:9", web_enabled=False)
+    worker = LimitedLogWorker(
+        app, loglevel=level, logfile=str(tmp_path / "worker.log"), redirect_stdouts=False
+    )
+    worker._setup_logging()
+    assert not logging.getLogger("aiokafka.conn").isEnabledFor(logging.DEBUG)
+    assert not logging.getLogger("faust.topics").isEnabledFor(logging.INFO)
+    assert logging.getLogger("faust.topics").isEnabledFor(logging.getLevelName(level.upper()))
