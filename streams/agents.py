@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import faust
 import orjson
@@ -111,6 +111,7 @@ from streams.app import (
     standardize_options,
 )
 from streams.commits import ChangelogAtCommitProducer
+from streams.decoded import DecodedValues
 from streams.metrics import (
     publish_model,
     record_block_answer,
@@ -137,6 +138,7 @@ from streams.metrics import (
 from streams.topics import Topic
 
 MATCH_MODEL_KEY = b"match-model"
+StoredModel = TypeVar("StoredModel", bound=BaseModel)
 CANDIDATE_FLOOR = candidate_floor(settings.match_review_threshold)
 
 
@@ -199,7 +201,7 @@ async def _take_record_event(event: faust.EventT[bytes]) -> None:
     news: tuple[EngagementUpdate, ...] = ()  # only a change makes engagement
     now = datetime.now(UTC)
     stored = matches_table.get(key)
-    state = MatchState.model_validate_json(stored) if stored is not None else None
+    state = previous = _match_states.get(key, stored)
     if topic == match_answers_topic.get_topic_name():
         answer = BlockAnswer.model_validate_json(event.value)
         state, effects = on_answer(state, answer, _judge(), now)
@@ -207,8 +209,8 @@ async def _take_record_event(event: faust.EventT[bytes]) -> None:
         state, effects = on_link(state, LinkMessage.model_validate_json(event.value), now)
     else:
         state, effects, scoring, news = _apply_change(key, event.value, state, now)
-    if state is not None:
-        _store_if_changed(matches_table, key, stored, state.model_dump_json().encode())
+    if state is not None and state is not previous:
+        _store_if_changed(matches_table, _match_states, key, stored, state)
     await _send(effects)
     if scoring is not None:
         await _send_scoring(scoring)
@@ -220,15 +222,15 @@ def _apply_change(
     key: bytes, value: bytes, state: MatchState | None, now: datetime
 ) -> tuple[MatchState | None, Effects, Scoring | None, tuple[EngagementUpdate, ...]]:
     routed = RoutedChange.model_validate_json(value)
-    stored = records_table.get(key)
-    record_state = RecordState.model_validate_json(stored) if stored is not None else None
+    record_state = _record_states.get(key, records_table.get(key))
     new_state, enriched = enrich_change(routed, record_state, now=now, options=standardize_options)
     # Before the state changes: a change whose enriched record its topic would refuse is
     # parked as result_too_large and leaves its record as it was.
     cast(ChangelogAtCommitProducer, app.producer).refuse_oversized(
         enriched_topic.get_topic_name(), enriched.record_key(), enriched.to_json()
     )
-    records_table[key] = new_state.model_dump_json().encode()
+    written = records_table[key] = new_state.model_dump_json().encode()
+    _record_states.remember(key, written, new_state)
     scoring = _scoring_or_none(
         key,
         enriched.record.entity_type.value,
@@ -271,8 +273,7 @@ async def _take_engagement(event: faust.EventT[bytes]) -> None:
     now = datetime.now(UTC)
     update = EngagementUpdate.model_validate_json(event.value)
     key = update.target_key()  # the message's key: how it came to this partition
-    stored = records_table.get(key)
-    target = RecordState.model_validate_json(stored) if stored is not None else None
+    target = _record_states.get(key, records_table.get(key))
     fields = _standardized_fields(target) if target is not None else None
     step = apply_update(
         _stored_engagement(key),
@@ -307,9 +308,8 @@ async def _index_in_block(event: faust.EventT[bytes]) -> None:
     key = _key(event)
     request = IndexRequest.model_validate_json(event.value)
     stored = blocks_table.get(key)
-    block = Block.model_validate_json(stored) if stored is not None else None
     block, answer = index_in_block(
-        block,
+        _blocks.get(key, stored),
         request,
         matcher,
         max_members=settings.match_max_block_size,
@@ -318,7 +318,7 @@ async def _index_in_block(event: faust.EventT[bytes]) -> None:
     if block is None:
         blocks_table.pop(key, None)
     else:
-        blocks_table[key] = block.model_dump_json().encode()
+        _store_if_changed(blocks_table, _blocks, key, stored, block)
     if answer is not None:
         await match_answers_topic.send(key=answer.record_key.encode(), value=_json(answer))
         record_block_answer()
@@ -379,12 +379,24 @@ def _judge() -> LearnedMatcher:
 
 
 def _store_if_changed(
-    table: TableT[bytes, bytes], key: bytes, stored: bytes | None, value: bytes
+    table: TableT[bytes, bytes],
+    memo: DecodedValues[StoredModel],
+    key: bytes,
+    stored: bytes | None,
+    value: StoredModel,
 ) -> None:
     """Write ``value`` unless the table already holds it: every write is a changelog message,
     and most events (an answer that finds nothing, a redelivery) leave the state as it was."""
-    if value != stored:
-        table[key] = value
+    data = value.model_dump_json().encode()
+    if data != stored:
+        table[key] = data
+        memo.remember(key, data, value)
+
+
+# Each table's values as last decoded (see streams.decoded).
+_match_states = DecodedValues(MatchState.model_validate_json)
+_record_states = DecodedValues(RecordState.model_validate_json)
+_blocks = DecodedValues(Block.model_validate_json)
 
 
 def _json(message: BaseModel) -> bytes:
