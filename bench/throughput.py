@@ -47,7 +47,7 @@ from streams.generator import CrmSimulation, GeneratedEvent
 from streams.kafka_admin import ensure_topics
 from streams.publish import publish_events
 from streams.topic_reader import end_offsets, read_records, reader, topic_partitions
-from streams.topics import Topic, TopicSpec
+from streams.topics import Table, Topic, TopicSpec, changelog_name
 from streams.worker_process import WorkerProcess, wait_until_ready
 
 DEFAULT_EVENTS = 200_000
@@ -66,6 +66,40 @@ class Measurement:
     events_per_s: float
     cpu_s_per_1000: float
     peak_rss_mb: float
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """The messages the pipeline made of its input, per input event: what bounds it.
+
+    Every internal hop is a message an agent consumes, with all of Faust's per-message work,
+    so the Faust ceiling divided by ``hops_per_input`` is as fast as this flow of messages
+    could go if crmstream's own work cost nothing. (Under exactly_once the counts include
+    the transactions' commit markers.)
+    """
+
+    hops_per_input: float  # messages the agents consumed, the input's own included
+    written_per_input: float  # messages produced: outputs, internal topics, changelogs
+
+
+# What the agents consume; everything but the input is written by the pipeline itself.
+_CONSUMED = (
+    Topic.CHANGES, Topic.ROUTED, Topic.MATCH_REQUESTS, Topic.MATCH_ANSWERS,
+    Topic.MATCH_LINKS, Topic.MATCH_LEARNING, Topic.ENGAGEMENT, Topic.MODEL_LEARNING,
+)  # fmt: skip
+
+
+def measure_traffic(deployment: Deployment, events: int) -> Traffic:
+    """Count the messages on the deployment's topics once the pipeline went through."""
+    written_topics = [deployment.topic(topic) for topic in Topic if topic is not Topic.CHANGES]
+    changelogs = [changelog_name(deployment.settings, table) for table in Table]
+    ends = end_offsets(deployment.bootstrap, [*written_topics, *changelogs])
+    consumed_names = {deployment.topic(topic) for topic in _CONSUMED}
+    consumed = sum(offset for tp, offset in ends.items() if tp.topic in consumed_names)
+    return Traffic(
+        hops_per_input=round((events + consumed) / events, 2),
+        written_per_input=round(sum(ends.values()) / events, 2),
+    )
 
 
 @dataclass(frozen=True)
@@ -223,10 +257,11 @@ def measure_pipeline(
 
 def measure_round(
     bootstrap: str, workdir: Path, generated: list[GeneratedEvent], timeout: float
-) -> list[Measurement]:
+) -> tuple[list[Measurement], Traffic]:
     """The pipeline (one worker) and both ceilings on one preloaded input."""
     deployment = _deployment(bootstrap, workdir, generated)
     results = [measure_pipeline(deployment, generated, 1, timeout)]
+    traffic = measure_traffic(deployment, len(generated))
     for kind in ("faust", "aiokafka"):
         output = f"{deployment.settings.topic_prefix}ceiling.{kind}"
         ensure_topics(bootstrap, [TopicSpec(output, deployment.settings.topic_partitions, 1)])
@@ -241,7 +276,7 @@ def measure_round(
                 timeout=timeout,
             )
         )
-    return results
+    return results, traffic
 
 
 def measure_latency(
@@ -356,9 +391,11 @@ def main(argv: list[str] | None = None) -> int:
         tempfile.TemporaryDirectory(prefix="crmstream-bench-") as tmp,
         kafka_broker(Path(tmp)) as bootstrap,
     ):
-        rounds = [
+        measured_rounds = [
             measure_round(bootstrap, Path(tmp), generated, args.timeout) for _ in range(args.runs)
         ]
+        rounds = [measured for measured, _ in measured_rounds]
+        traffic = measured_rounds[0][1]  # the same input makes the same messages
         for number, measured in enumerate(rounds, 1):
             for m in measured:
                 print(f"run {number}: {m.name}: {m.events_per_s} events/s", flush=True)
@@ -377,6 +414,12 @@ def main(argv: list[str] | None = None) -> int:
         count = min(len(generated), max(100, int(rate * args.latency_seconds)))
         latency = measure_latency(bootstrap, Path(tmp), generated[:count], rate)
     print(_table(rows, faust, aiokafka))
+    bound = faust.events_per_s / traffic.hops_per_input
+    print(
+        f"each input made {traffic.hops_per_input} hops (messages the agents consumed) and "
+        f"{traffic.written_per_input} messages written: the Faust ceiling over the hops is "
+        f"{bound:.0f} events/s, the pipeline ran at {pipeline.events_per_s / bound:.2f} of that"
+    )
     print(
         f"latency at {latency.rate:.0f} events/s: p50 {latency.p50_ms} ms, "
         f"p95 {latency.p95_ms} ms, p99 {latency.p99_ms} ms ({latency.received} of "
@@ -384,6 +427,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     report["measurements"] = [asdict(row) for row in rows]
     report["latency"] = asdict(latency)
+    report["traffic"] = asdict(traffic)
+    report["pipeline_vs_faust_over_hops"] = round(pipeline.events_per_s / bound, 3)
     report["pipeline_vs_faust"] = round(pipeline.events_per_s / faust.events_per_s, 3)
     report["pipeline_vs_aiokafka"] = round(pipeline.events_per_s / aiokafka.events_per_s, 3)
     report["acceptance"] = {
