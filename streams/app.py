@@ -15,7 +15,7 @@ from typing import cast
 
 import faust
 from faust.exceptions import ConsumerNotStarted
-from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
+from faust.sensors.prometheus import FaustMetrics
 from faust.tables.base import Collection
 from faust.tables.manager import TableManager
 from faust.types import TP
@@ -35,6 +35,7 @@ from schemas.enrich import StandardizeOptions
 from schemas.envelopes import SourceFormat
 from schemas.mapping import FieldMapping, FieldMappingError, load_field_mapping
 from streams.commits import CrmApp
+from streams.faust_sensor import KeptSeriesPrometheusMonitor
 from streams.kafka_security import faust_credentials
 from streams.metrics import (
     logical_topic,
@@ -115,7 +116,7 @@ app = CrmApp(
 # Faust's own Prometheus sensor, on the same registry as ours (so one /metrics page serves
 # both) and with a fixed prefix, so dashboards do not depend on the app id. Not
 # faust.sensors.prometheus.setup_prometheus_sensors: it would declare a second /metrics page.
-app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(REGISTRY, "faust"))
+app.monitor = KeptSeriesPrometheusMonitor(metrics=FaustMetrics.create(REGISTRY, "faust"))
 
 
 def _version() -> str:
