@@ -353,3 +353,10 @@ async def update_state_gauges() -> None:
 
 
 app.timer(interval=MONITOR_INTERVAL_SECONDS)(update_state_gauges)
+
+
+async def send_table_writes() -> None:
+    await app.send_held_table_writes()
+
+
+app.timer(interval=settings.table_write_interval_seconds)(send_table_writes)

@@ -31,6 +31,7 @@ it (:class:`SourcePartitionTransactions`), which commits with that partition's n
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -292,22 +293,41 @@ class ChangelogAtCommitProducer(faust_aiokafka.Producer):
         failure, of an output or a write, so that no offset is committed past an effect that
         did not reach Kafka (Faust itself would only log a failed output and commit).
 
+        The caller makes sure no event is half done (the commit closes the gate): a held
+        write's event has sent all its outputs.
+
         The writes are sent by a task of their own, which a commit waits for but does not
         own: Faust cancels its periodic commit when the worker stops, and writes taken out
         of the hold but not yet sent would otherwise be lost while the stop's own commit
         goes on to commit their offsets. Each sending waits for the one before it, so a
-        key's writes reach its changelog in order."""
-        await self.flush()
-        if self._failed_outputs:  # the broker refused an output for good: its offset waits
-            raise self._failed_outputs[0]
+        key's writes reach its changelog in order, and a commit waits for every sending
+        started before it (:meth:`send_held_early` included)."""
         held, self._held = list(self._held.items()), {}
         self._sending = asyncio.ensure_future(self._send_after(self._sending, held))
         await asyncio.shield(self._sending)
 
-    @staticmethod
+    async def send_held_early(self, gate: EventGate) -> None:
+        """Send the writes held so far, after the outputs, ahead of the commit, while the
+        agents go on.
+
+        A commit stops the agents while it sends what it holds. Holding a whole commit
+        interval's writes made that pause the slowest events' latency: at 70 events/s the
+        slowest 5% waited 100 to 250 ms, every one of them in a pause. The gate is closed
+        only while the hold is taken, so that no event is half done in it; a failure is
+        raised by the commit after it, which stops the worker."""
+        async with gate.closed():
+            if not self._held:
+                return
+            held, self._held = list(self._held.items()), {}
+            self._sending = asyncio.ensure_future(self._send_after(self._sending, held))
+        await asyncio.shield(self._sending)
+
     async def _send_after(
-        previous: asyncio.Future[None], held: list[tuple[HeldSlot, FutureMessage]]
+        self, previous: asyncio.Future[None], held: list[tuple[HeldSlot, FutureMessage]]
     ) -> None:
+        await self.flush()  # the outputs of the events whose writes these are, and more
+        if self._failed_outputs:  # the broker refused an output for good: its offset waits
+            raise self._failed_outputs[0]
         await previous
         deliveries = []
         for slot, fut in held:
@@ -449,6 +469,13 @@ class CrmApp(faust.App):
                 except Exception as exc:
                     await on_failure(event, exc)
                 await stream.ack(event)
+
+    async def send_held_table_writes(self) -> None:
+        """Send the table writes held so far ahead of the commit (see
+        :meth:`ChangelogAtCommitProducer.send_held_early`). A failure is left to the commit,
+        which waits for this sending, raises it and stops the worker."""
+        with contextlib.suppress(Exception):
+            await cast(ChangelogAtCommitProducer, self.producer).send_held_early(self.event_gate)
 
     def _new_transport(self) -> CrmTransport:
         return CrmTransport(self.conf.broker_consumer, self)

@@ -116,6 +116,16 @@ class Settings(BaseSettings):
         description="Seconds between commits of the worker's offsets (Faust's default): what "
         "a crash hands over again is at most about this much of the input.",
     )
+    table_write_interval_seconds: float = Field(
+        default=0.25,
+        gt=0.0,
+        le=60.0,
+        description="Seconds between sendings of the table writes held since the last one, "
+        "after the outputs of their events, between commits. A commit stops the agents while "
+        "it sends what is still held, so a shorter interval shortens those pauses (the "
+        "slowest events' latency); a longer one coalesces more writes of one key into one "
+        "changelog message.",
+    )
     producer_linger_ms: float = Field(
         default=0.0,
         ge=0.0,

@@ -411,3 +411,59 @@ def test_a_commit_ends_each_source_partitions_transaction_with_its_own_offsets()
         "crm-0-2 begin",
     ]
     assert len(log) == 7
+
+
+def test_writes_sent_early_wait_for_events_in_progress_and_the_commit_waits_for_them() -> None:
+    async def main() -> list[str]:
+        log: list[str] = []
+        outputs_delivered = asyncio.Event()
+        outputs_delivered.set()
+        channel = RecordingChannel(log)
+        producer = ProducerWithoutBroker(log, outputs_delivered)
+        gate = EventGate()
+        event_done = asyncio.Event()
+
+        async def event_in_progress() -> None:
+            async with gate.holding():
+                producer.send_soon(table_write(channel, b"lead:1", b"v1"))
+                await event_done.wait()  # its outputs are not all sent yet
+
+        event = asyncio.create_task(event_in_progress())
+        await settle()
+        early = asyncio.create_task(producer.send_held_early(gate))
+        await settle()
+        assert log == []  # not while an event that made a write is half done
+        event_done.set()
+        await settle()
+        assert log == ["outputs delivered", "write b'lead:1'=b'v1'"]
+        await event
+        async with gate.holding():  # an event after the early sending: held for later
+            producer.send_soon(table_write(channel, b"lead:2", b"v1"))
+        commit = asyncio.create_task(producer.send_held_after_outputs())
+        await settle()
+        assert not commit.done()  # the early sending is not delivered yet
+        assert log[-1] == "outputs delivered"  # and the commit's writes wait behind it
+        for delivery in list(channel.deliveries):
+            delivery.set_result(None)
+        await settle()
+        channel.deliveries[-1].set_result(None)
+        await commit
+        assert early.done()
+        return log
+
+    assert run(main) == [
+        "outputs delivered",
+        "write b'lead:1'=b'v1'",
+        "outputs delivered",
+        "write b'lead:2'=b'v1'",
+    ]
+
+
+def test_nothing_held_means_nothing_sent_early() -> None:
+    async def main() -> list[str]:
+        log: list[str] = []
+        producer = ProducerWithoutBroker(log, asyncio.Event())  # a flush would never end
+        await producer.send_held_early(EventGate())
+        return log
+
+    assert run(main) == []
