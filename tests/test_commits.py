@@ -130,6 +130,13 @@ class ProducerWithoutBroker(ChangelogAtCommitProducer):
         self.log_.append("outputs delivered")
 
 
+def delivering_at_once(log: list[str]) -> tuple[RecordingChannel, ProducerWithoutBroker]:
+    """A changelog and a producer whose outputs are delivered as soon as they are flushed."""
+    outputs_delivered = asyncio.Event()
+    outputs_delivered.set()
+    return RecordingChannel(log), ProducerWithoutBroker(log, outputs_delivered)
+
+
 def table_write(channel: RecordingChannel, key: bytes, value: bytes) -> FutureMessage:
     message = PendingMessage(channel, key, value, 0, None, None, None, None, None, None, None, None)
     return FutureMessage(message)  # type: ignore[arg-type]
@@ -165,10 +172,7 @@ def test_table_writes_wait_for_the_commit_go_after_the_outputs_and_keep_the_last
 def test_writes_taken_by_a_cancelled_commit_are_still_sent_and_awaited_by_the_next() -> None:
     async def main() -> list[str]:
         log: list[str] = []
-        outputs_delivered = asyncio.Event()
-        outputs_delivered.set()
-        channel = RecordingChannel(log)
-        producer = ProducerWithoutBroker(log, outputs_delivered)
+        channel, producer = delivering_at_once(log)
         producer.send_soon(table_write(channel, b"lead:1", b"v1"))
         periodic = asyncio.create_task(producer.send_held_after_outputs())
         await settle()
@@ -249,10 +253,7 @@ def test_a_table_write_over_its_changelog_limit_is_refused_in_its_event_not_at_t
 def test_an_output_the_broker_refused_stops_the_commit_before_the_table_writes() -> None:
     async def main() -> list[str]:
         log: list[str] = []
-        outputs_delivered = asyncio.Event()
-        outputs_delivered.set()
-        producer = ProducerWithoutBroker(log, outputs_delivered)
-        channel = RecordingChannel(log)
+        channel, producer = delivering_at_once(log)
         producer.send_soon(table_write(channel, b"lead:1", b"v1"))
         refused: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         refused.set_exception(RuntimeError("TopicAuthorizationFailed"))
@@ -279,10 +280,7 @@ def processing(event: Event) -> None:
 def test_a_held_table_write_is_sent_for_the_input_partition_of_the_event_that_made_it() -> None:
     async def main() -> tuple[list[str], list[TP | None]]:
         log: list[str] = []
-        outputs_delivered = asyncio.Event()
-        outputs_delivered.set()
-        channel = RecordingChannel(log)
-        producer = ProducerWithoutBroker(log, outputs_delivered)
+        channel, producer = delivering_at_once(log)
 
         async def agent(event: Event, value: bytes) -> None:
             processing(event)
@@ -416,10 +414,7 @@ def test_a_commit_ends_each_source_partitions_transaction_with_its_own_offsets()
 def test_writes_sent_early_wait_for_events_in_progress_and_the_commit_waits_for_them() -> None:
     async def main() -> list[str]:
         log: list[str] = []
-        outputs_delivered = asyncio.Event()
-        outputs_delivered.set()
-        channel = RecordingChannel(log)
-        producer = ProducerWithoutBroker(log, outputs_delivered)
+        channel, producer = delivering_at_once(log)
         gate = EventGate()
         event_done = asyncio.Event()
 
