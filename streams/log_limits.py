@@ -108,7 +108,8 @@ class LimitedLogWorker(Worker):
 
     At ``warning`` and ``error`` Faust keeps the spinner, which turns on every logger's
     debug lines (it spins at each) and writes terminal escapes into the log: every message's
-    debug lines were made and dropped, 10% of a worker's CPU in a profile.
+    debug lines were made and dropped, 10% of a Faust worker's CPU in a profile (the
+    decode-and-forward ceiling of ``bench.ceilings``).
     """
 
     def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
