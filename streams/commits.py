@@ -305,9 +305,7 @@ class ChangelogAtCommitProducer(faust_aiokafka.Producer):
         goes on to commit their offsets. Each sending waits for the one before it, so a
         key's writes reach its changelog in order, and a commit waits for every sending
         started before it (:meth:`send_held_early` included)."""
-        held, self._held = list(self._held.items()), {}
-        self._sending = asyncio.ensure_future(self._send_after(self._sending, held))
-        await asyncio.shield(self._sending)
+        await asyncio.shield(self._send_held())
 
     async def send_held_early(self, gate: EventGate) -> None:
         """Send the writes held so far, after the outputs, ahead of the commit, while the
@@ -322,9 +320,14 @@ class ChangelogAtCommitProducer(faust_aiokafka.Producer):
         async with gate.closed():
             if not self._held:
                 return
-            held, self._held = list(self._held.items()), {}
-            self._sending = asyncio.ensure_future(self._send_after(self._sending, held))
-        await asyncio.shield(self._sending)
+            sending = self._send_held()
+        await asyncio.shield(sending)
+
+    def _send_held(self) -> asyncio.Future[None]:
+        """Take every held write and start sending it after the sending before."""
+        held, self._held = list(self._held.items()), {}
+        self._sending = asyncio.ensure_future(self._send_after(self._sending, held))
+        return self._sending
 
     async def _send_after(
         self, previous: asyncio.Future[None], held: list[tuple[HeldSlot, FutureMessage]]

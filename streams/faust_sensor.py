@@ -27,7 +27,6 @@ class KeptSeriesPrometheusMonitor(PrometheusMonitor):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._kept: dict[tuple[str, Any], Any] = {}
-        self._stream_series: dict[StreamT[Any], Any] = {}
 
     def _series(self, name: str, key: Any, lookup: Callable[[], Any]) -> Any:
         series = self._kept.get((name, key))
@@ -38,7 +37,6 @@ class KeptSeriesPrometheusMonitor(PrometheusMonitor):
     def _clear_partition_related_metrics(self) -> None:
         super()._clear_partition_related_metrics()
         self._kept.clear()
-        self._stream_series.clear()
 
     def on_message_in(self, tp: TP, offset: int, message: Message) -> None:
         Monitor.on_message_in(self, tp, offset, message)
@@ -64,13 +62,13 @@ class KeptSeriesPrometheusMonitor(PrometheusMonitor):
         metrics = self._metrics
         metrics.total_events.inc()
         metrics.total_active_events.inc()
-        series = self._stream_series.get(stream)
-        if series is None:
-            label = f"stream.{self._stream_label(stream)}.events"
-            series = self._stream_series[stream] = metrics.total_events_per_stream.labels(
-                stream=label
-            )
-        series.inc()
+        self._series(
+            "events",
+            stream,
+            lambda: metrics.total_events_per_stream.labels(
+                stream=f"stream.{self._stream_label(stream)}.events"
+            ),
+        ).inc()
         return state
 
     def _table_operation(self, table: CollectionT, operation: str) -> None:
