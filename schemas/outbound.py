@@ -60,6 +60,13 @@ class DeadLetter(OutboundRecord):
     original_truncated: bool = False
     original_key_b64: str | None
     source_position: SourcePosition
+    source_batch_index: int | None = Field(
+        default=None,
+        ge=0,
+        description="the item's place in the batch message at source_position, for an item "
+        "of a batch between crmstream's agents (internal topics only); null for a message "
+        "parked whole",
+    )
     parked_at: AwareDatetime
 
     @classmethod
@@ -72,6 +79,7 @@ class DeadLetter(OutboundRecord):
         now: datetime,
         *,
         keep_bytes: int,
+        batch_index: int | None = None,
     ) -> DeadLetter:
         kept = value[:keep_bytes] if value is not None else None
         return cls(
@@ -81,6 +89,7 @@ class DeadLetter(OutboundRecord):
             original_truncated=value is not None and len(value) > keep_bytes,
             original_key_b64=_b64(key),
             source_position=position,
+            source_batch_index=batch_index,
             parked_at=now,
         )
 

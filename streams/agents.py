@@ -110,6 +110,7 @@ from streams.app import (
     settings,
     standardize_options,
 )
+from streams.batches import Delivery
 from streams.commits import ChangelogAtCommitProducer
 from streams.decoded import DecodedValues
 from streams.metrics import (
@@ -142,17 +143,24 @@ StoredModel = TypeVar("StoredModel", bound=BaseModel)
 CANDIDATE_FLOOR = candidate_floor(settings.match_review_threshold)
 
 
-def _position(event: faust.EventT[bytes]) -> SourcePosition:
-    message = event.message
-    return SourcePosition(topic=message.topic, partition=message.partition, offset=message.offset)
+def _position(delivery: Delivery) -> SourcePosition:
+    return SourcePosition(
+        topic=delivery.topic, partition=delivery.partition, offset=delivery.offset
+    )
 
 
-def _key(event: faust.EventT[bytes]) -> bytes:
+def _key(delivery: Delivery) -> bytes:
     """The key of a message on an internal topic, which names its record or block."""
-    key = event.message.key
-    if key is None:
-        raise ValueError(f"a message without a key on {event.message.topic}, a keyed topic")
-    return key
+    if delivery.key is None:
+        raise ValueError(f"a message without a key on {delivery.topic}, a keyed topic")
+    return delivery.key
+
+
+def _value(delivery: Delivery) -> bytes:
+    """The value of a message on an internal topic, where every message has one."""
+    if delivery.value is None:
+        raise ValueError(f"a message without a value on {delivery.topic}")
+    return delivery.value
 
 
 @app.agent(inbound_topic)
@@ -161,21 +169,21 @@ async def ingest_changes(stream: faust.StreamT[bytes]) -> None:
     await app.process_each(stream, _ingest, on_failure=_park_failure)
 
 
-async def _ingest(event: faust.EventT[bytes]) -> None:
+async def _ingest(delivery: Delivery) -> None:
     started = time.perf_counter()
     result = ingest_message(
-        event.value,
-        event.message.key,
-        _position(event),
+        delivery.value,
+        delivery.key,
+        _position(delivery),
         datetime.now(UTC),
-        source_format=input_formats.get(event.message.topic),
+        source_format=input_formats.get(delivery.topic),
         mapping=field_mapping,
         max_bytes=settings.max_message_bytes,
     )
     for routed in result.routed:
-        await routed_topic.send(key=routed.record_key(), value=routed.to_json())
+        app.hand_over(routed_topic, routed.record_key(), routed.to_json())
     if result.dead_letter is not None:
-        await deadletter_topic.send(key=event.message.key, value=result.dead_letter.to_json())
+        await deadletter_topic.send(key=delivery.key, value=result.dead_letter.to_json())
     record_ingest(result, time.perf_counter() - started)
 
 
@@ -190,31 +198,31 @@ async def apply_changes(stream: faust.StreamT[bytes]) -> None:
     await app.process_each(stream, _take_record_event, on_failure=_park_failure)
 
 
-async def _take_record_event(event: faust.EventT[bytes]) -> None:
-    if event.message.topic == engagement_topic.get_topic_name():
-        await _take_engagement(event)
+async def _take_record_event(delivery: Delivery) -> None:
+    if delivery.topic == engagement_topic.get_topic_name():
+        await _take_engagement(delivery)
         return
     started = time.perf_counter()
-    key = _key(event)
-    topic = event.message.topic
+    key = _key(delivery)
+    topic = delivery.topic
     scoring: Scoring | None = None  # only a change is scored
     news: tuple[EngagementUpdate, ...] = ()  # only a change makes engagement
     now = datetime.now(UTC)
     stored = matches_table.get(key)
     state = previous = _match_states.get(key, stored)
     if topic == match_answers_topic.get_topic_name():
-        answer = BlockAnswer.model_validate_json(event.value)
+        answer = BlockAnswer.model_validate_json(_value(delivery))
         state, effects = on_answer(state, answer, _judge(), now)
     elif topic == match_links_topic.get_topic_name():
-        state, effects = on_link(state, LinkMessage.model_validate_json(event.value), now)
+        state, effects = on_link(state, LinkMessage.model_validate_json(_value(delivery)), now)
     else:
-        state, effects, scoring, news = _apply_change(key, event.value, state, now)
+        state, effects, scoring, news = _apply_change(key, _value(delivery), state, now)
     if state is not None and state is not previous:
         _store_if_changed(matches_table, _match_states, key, stored, state)
     await _send(effects)
     if scoring is not None:
         await _send_scoring(scoring)
-    await _send_engagement(news)
+    _send_engagement(news)
     record_matching(effects, time.perf_counter() - started)
 
 
@@ -266,12 +274,12 @@ def _engagement_news(enriched: EnrichedRecord) -> tuple[EngagementUpdate, ...]:
     )
 
 
-async def _take_engagement(event: faust.EventT[bytes]) -> None:
+async def _take_engagement(delivery: Delivery) -> None:
     """Engagement news for this record: fold it into the record's engagement, pass a
     contact's activity on to its account, and re-score the record when its engagement
     moved. A failure to score is counted like a change's, and the news kept."""
     now = datetime.now(UTC)
-    update = EngagementUpdate.model_validate_json(event.value)
+    update = EngagementUpdate.model_validate_json(_value(delivery))
     key = update.target_key()  # the message's key: how it came to this partition
     target = _record_states.get(key, records_table.get(key))
     fields = _standardized_fields(target) if target is not None else None
@@ -284,7 +292,7 @@ async def _take_engagement(event: faust.EventT[bytes]) -> None:
     if step.engagement is not None:
         engagement_table[key] = orjson.dumps(step.engagement.to_dict())
     if step.forward is not None:
-        await _send_engagement([step.forward])
+        _send_engagement([step.forward])
     if step.changed and target is not None and fields is not None:
         rescore = partial(_rescore, key, target, fields, update, now)
         scoring = _scoring_or_none(key, target.entity_type.value, rescore)
@@ -292,9 +300,9 @@ async def _take_engagement(event: faust.EventT[bytes]) -> None:
             await _send_scoring(scoring)
 
 
-async def _send_engagement(updates: Iterable[EngagementUpdate]) -> None:
+def _send_engagement(updates: Iterable[EngagementUpdate]) -> None:
     for update in updates:
-        await engagement_topic.send(key=update.target_key(), value=_json(update))
+        app.hand_over(engagement_topic, update.target_key(), _json(update))
         record_produced(Topic.ENGAGEMENT, update.source_type)
 
 
@@ -304,9 +312,9 @@ async def index_blocks(stream: faust.StreamT[bytes]) -> None:
     await app.process_each(stream, _index_in_block, on_failure=_park_failure)
 
 
-async def _index_in_block(event: faust.EventT[bytes]) -> None:
-    key = _key(event)
-    request = IndexRequest.model_validate_json(event.value)
+async def _index_in_block(delivery: Delivery) -> None:
+    key = _key(delivery)
+    request = IndexRequest.model_validate_json(_value(delivery))
     stored = blocks_table.get(key)
     block, answer = index_in_block(
         _blocks.get(key, stored),
@@ -320,7 +328,7 @@ async def _index_in_block(event: faust.EventT[bytes]) -> None:
     else:
         _store_if_changed(blocks_table, _blocks, key, stored, block)
     if answer is not None:
-        await match_answers_topic.send(key=answer.record_key.encode(), value=_json(answer))
+        app.hand_over(match_answers_topic, answer.record_key.encode(), _json(answer))
         record_block_answer()
 
 
@@ -330,15 +338,15 @@ async def take_feedback(stream: faust.StreamT[bytes]) -> None:
     await app.process_each(stream, _take_verdict, on_failure=_park_failure)
 
 
-async def _take_verdict(event: faust.EventT[bytes]) -> None:
+async def _take_verdict(delivery: Delivery) -> None:
     try:
-        verdict = FeedbackVerdict.model_validate_json(event.value or b"")
+        verdict = FeedbackVerdict.model_validate_json(delivery.value or b"")
     except ValidationError as exc:  # a reviewer's tool sent it: bad input, not our failure
-        await _park(event, errors_from_validation(exc))
+        await _park(delivery, errors_from_validation(exc))
         return
     messages = feedback_messages(verdict.record, verdict.other, verdict.verdict)
     for message in messages:
-        await match_links_topic.send(key=message.target.encode(), value=_json(message))
+        app.hand_over(match_links_topic, message.target.encode(), _json(message))
     record_feedback(verdict.verdict, links=len(messages))
 
 
@@ -348,8 +356,8 @@ async def learn_matches(stream: faust.StreamT[bytes]) -> None:
     await app.process_each(stream, _learn_match, on_failure=_park_failure)
 
 
-async def _learn_match(event: faust.EventT[bytes]) -> None:
-    sample = LearningSample.model_validate_json(event.value)
+async def _learn_match(delivery: Delivery) -> None:
+    sample = LearningSample.model_validate_json(_value(delivery))
     model = _judge()
     model.learn(sample.similarities, sample.is_duplicate, decision_at_time=sample.decision_at_time)
     match_model_table[MATCH_MODEL_KEY] = orjson.dumps(model.to_state())
@@ -405,11 +413,11 @@ def _json(message: BaseModel) -> bytes:
 
 async def _send(effects: Effects) -> None:
     for request in effects.index_requests:
-        await match_requests_topic.send(key=request.block_key.encode(), value=_json(request))
+        app.hand_over(match_requests_topic, request.block_key.encode(), _json(request))
     for link in effects.links:
-        await match_links_topic.send(key=link.target.encode(), value=_json(link))
+        app.hand_over(match_links_topic, link.target.encode(), _json(link))
     for sample in effects.learning:
-        await match_learning_topic.send(key=MATCH_MODEL_KEY, value=_json(sample))
+        app.hand_over(match_learning_topic, MATCH_MODEL_KEY, _json(sample))
     for duplicate in effects.duplicates:
         await duplicates_topic.send(key=duplicate.record_key(), value=duplicate.to_json())
     for enriched in effects.enriched:
@@ -417,30 +425,31 @@ async def _send(effects: Effects) -> None:
         record_enriched(enriched)
 
 
-async def _park_failure(event: faust.EventT[bytes], exc: Exception) -> None:
-    """An event whose processing failed is parked instead of stopping the agent or being
+async def _park_failure(delivery: Delivery, exc: Exception) -> None:
+    """A delivery whose processing failed is parked instead of stopping the agent or being
     lost: as ``result_too_large`` when a message it made was too large for its topic (a
     record grown past the limit), else as ``processing_failed``, a failure of crmstream's
     own (a bug, or a message on an internal topic no producer of ours wrote), with its
     traceback in the log."""
     if isinstance(exc, MessageSizeTooLargeError):
-        app.log.warning("parked the event at %r: %s", _position(event), exc)
-        await _park(event, [ErrorDetail(ErrorCode.RESULT_TOO_LARGE, str(exc))])
+        app.log.warning("parked the delivery at %r: %s", _position(delivery), exc)
+        await _park(delivery, [ErrorDetail(ErrorCode.RESULT_TOO_LARGE, str(exc))])
         return
-    app.log.exception("could not process the event at %r: parked", _position(event))
-    await _park(event, [internal_error(exc)])
+    app.log.exception("could not process the delivery at %r: parked", _position(delivery))
+    await _park(delivery, [internal_error(exc)])
 
 
-async def _park(event: faust.EventT[bytes], errors: list[ErrorDetail]) -> None:
+async def _park(delivery: Delivery, errors: list[ErrorDetail]) -> None:
     letter = DeadLetter.of(
         errors,
-        event.value,
-        event.message.key,
-        _position(event),
+        delivery.value,
+        delivery.key,
+        _position(delivery),
         datetime.now(UTC),
         keep_bytes=settings.max_message_bytes,
+        batch_index=delivery.index,
     )
-    await deadletter_topic.send(key=event.message.key, value=letter.to_json())
+    await deadletter_topic.send(key=delivery.key, value=letter.to_json())
     record_parked(letter)
 
 
@@ -734,7 +743,7 @@ async def _send_scoring(scoring: Scoring) -> None:
         record_outlier(event.entity_type.value)
     if scoring.example is not None:
         model = scoring.example.model
-        await model_learning_topic.send(key=model.encode(), value=_json(scoring.example))
+        app.hand_over(model_learning_topic, model.encode(), _json(scoring.example))
         record_training_example(model)
 
 
@@ -793,14 +802,14 @@ async def learn_outcomes(stream: faust.StreamT[bytes]) -> None:
     await app.process_each(stream, _learn_outcome, on_failure=_park_failure)
 
 
-async def _learn_outcome(event: faust.EventT[bytes]) -> None:
+async def _learn_outcome(delivery: Delivery) -> None:
     alerts: list[AlertEvent] = []
-    if event.message.key == TICK_KEY:
+    if delivery.key == TICK_KEY:
         due = [_learner(model) for model in list(_learners)]
-    elif event.message.key == COMMAND_KEY:
-        due = [_obey(event.value)]
+    elif delivery.key == COMMAND_KEY:
+        due = [_obey(_value(delivery))]
     else:
-        example = TrainingExample.model_validate_json(event.value)
+        example = TrainingExample.model_validate_json(_value(delivery))
         learner = _learner(example.model)
         repeats = learner.repeats_passed_over
         raised = learner.learn(example)

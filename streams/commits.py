@@ -35,8 +35,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, NamedTuple, cast
@@ -53,6 +53,7 @@ from faust.utils.tracing import traced_from_parent_span
 from mode import Service
 from mode.utils.objects import cached_property
 
+from streams.batches import Delivery, OutgoingBatches, deliveries_of
 from streams.recovery import SeekThenResumeTableManager
 
 
@@ -98,22 +99,30 @@ class EventGate:
 
 
 @dataclass(frozen=True)
-class _SendingHeldWrite:
-    """Set while a held table write is sent at a commit: the input partition of the event
-    that made it (None for a write no event made)."""
+class _SendingFor:
+    """Set while a message is sent after the event that made it (a held table write, a
+    batch of messages between agents): that event's input partition (None: no event)."""
 
     source: TP | None
 
 
-_sending_held_write: ContextVar[_SendingHeldWrite | None] = ContextVar(
-    "crmstream_sending_held_write", default=None
-)
+_sending_for: ContextVar[_SendingFor | None] = ContextVar("crmstream_sending_for", default=None)
+
+
+@contextmanager
+def sending_for(source: TP | None) -> Iterator[None]:
+    """Send on behalf of an event of ``source``, after the event is done."""
+    token = _sending_for.set(_SendingFor(source))
+    try:
+        yield
+    finally:
+        _sending_for.reset(token)
 
 
 def source_partition() -> TP | None:
     """The input partition whose event caused what is being sent now: the event an agent is
-    processing, or, for a table write sent at a commit, the event that made the write."""
-    held = _sending_held_write.get()
+    processing, or, for what is sent after its event, the event that made it."""
+    held = _sending_for.get()
     if held is not None:
         return held.source
     event = current_event()
@@ -273,13 +282,15 @@ class ChangelogAtCommitProducer(faust_aiokafka.Producer):
         if not delivery.cancelled() and delivery.exception() is not None:
             self._failed_outputs.append(cast(BaseException, delivery.exception()))
 
+    def message_limit(self, topic: str) -> int:
+        """The largest message ``topic`` takes from this producer, in bytes."""
+        limits = cast(CrmApp, self.app).message_limits
+        return min(limits.get(topic, self.max_request_size), self.max_request_size)
+
     def refuse_oversized(self, topic: str, key: bytes | None, value: bytes | None) -> None:
         """Raise ``MessageSizeTooLargeError`` for a message larger than ``topic`` takes."""
         size = DefaultRecordBatchBuilder.estimate_size_in_bytes(key, value, [])
-        limit = min(
-            cast(CrmApp, self.app).message_limits.get(topic, self.max_request_size),
-            self.max_request_size,
-        )
+        limit = self.message_limit(topic)
         if size > limit:
             raise MessageSizeTooLargeError(
                 f"a message of {size} bytes to {topic}, over its limit of {limit} bytes"
@@ -318,31 +329,39 @@ class ChangelogAtCommitProducer(faust_aiokafka.Producer):
         event is half done in it; a failure is raised by the commit after it, which stops
         the worker."""
         async with gate.closed():
-            if not self._held:
+            if not self._held and not self._outgoing.holding:
                 return
             sending = self._send_held()
         await asyncio.shield(sending)
 
+    @property
+    def _outgoing(self) -> OutgoingBatches:
+        return cast(CrmApp, self.app).outgoing
+
     def _send_held(self) -> asyncio.Future[None]:
-        """Take every held write and start sending it after the sending before."""
+        """Take the batches held for other agents and every held write, and start sending
+        them after the sending before: the batches first, since they are outputs of the
+        events whose writes these are."""
+        published = self._outgoing.flush()
         held, self._held = list(self._held.items()), {}
-        self._sending = asyncio.ensure_future(self._send_after(self._sending, held))
+        self._sending = asyncio.ensure_future(self._send_after(self._sending, published, held))
         return self._sending
 
     async def _send_after(
-        self, previous: asyncio.Future[None], held: list[tuple[HeldSlot, FutureMessage]]
+        self,
+        previous: asyncio.Future[None],
+        published: asyncio.Future[None],
+        held: list[tuple[HeldSlot, FutureMessage]],
     ) -> None:
+        await published  # the batches are with the producer, after those taken before them
         await self.flush()  # the outputs of the events whose writes these are, and more
         if self._failed_outputs:  # the broker refused an output for good: its offset waits
             raise self._failed_outputs[0]
         await previous
         deliveries = []
         for slot, fut in held:
-            sending = _sending_held_write.set(_SendingHeldWrite(slot.source))
-            try:
+            with sending_for(slot.source):
                 deliveries.append(await fut.message.channel.publish_message(fut, wait=False))
-            finally:
-                _sending_held_write.reset(sending)
         for delivery in deliveries:
             await delivery
 
@@ -458,24 +477,57 @@ class CrmApp(faust.App):
     async def process_each(
         self,
         stream: faust.StreamT[bytes],
-        handle: Callable[[faust.EventT[bytes]], Awaitable[None]],
+        handle: Callable[[Delivery], Awaitable[None]],
         *,
-        on_failure: Callable[[faust.EventT[bytes], Exception], Awaitable[None]],
+        on_failure: Callable[[Delivery, Exception], Awaitable[None]],
     ) -> None:
-        """Hand the stream's events to ``handle`` one at a time, each inside the gate, and
-        acknowledge each before the gate is let go, so that a commit never sees an event
-        whose outputs are sent but whose offset is not yet safe to commit.
+        """Hand what the stream's events carry to ``handle`` one delivery at a time (a
+        batch of messages between agents is unpacked, :mod:`streams.batches`), each event
+        inside the gate, and acknowledge each before the gate is let go, so that a commit
+        never sees an event whose outputs are sent but whose offset is not yet safe to commit.
 
-        An exception ``handle`` raises goes to ``on_failure`` (the agents park the event),
+        An exception ``handle`` raises goes to ``on_failure`` (the agents park the delivery),
         and the event is acknowledged after it: without this, Faust would acknowledge the
-        event and restart the agent, and the event would be lost without a trace."""
+        event and restart the agent, and the event would be lost without a trace. A failed
+        item of a batch is parked alone; the items after it go on."""
         async for event in stream.events():
             async with self.event_gate.holding():
                 try:
-                    await handle(event)
-                except Exception as exc:
-                    await on_failure(event, exc)
+                    deliveries = deliveries_of(event)
+                except ValueError as exc:  # a batch no crmstream packed
+                    deliveries = []
+                    await on_failure(Delivery.whole(event), exc)
+                for delivery in deliveries:
+                    try:
+                        await handle(delivery)
+                    except Exception as exc:
+                        await on_failure(delivery, exc)
+                outgoing = self.outgoing
+                if outgoing.holding and (
+                    outgoing.full or cast(faust.ChannelT[bytes], stream.channel).empty()
+                ):
+                    # Nothing waits that could join the batches: they go now. A failure is
+                    # left to the commit, which waits for this publishing and stops the worker.
+                    with contextlib.suppress(Exception):
+                        await asyncio.shield(outgoing.flush())
                 await stream.ack(event)
+
+    @cached_property
+    def outgoing(self) -> OutgoingBatches:
+        """The messages agents send each other, held to go many to a Kafka message."""
+        return OutgoingBatches(
+            lambda topic: cast(ChangelogAtCommitProducer, self.producer).message_limit(topic),
+            source_partition,
+            sending_for,
+        )
+
+    def hand_over(self, channel: faust.TopicT, key: bytes, value: bytes) -> None:
+        """Send a message to another agent, in a batch (:mod:`streams.batches`); one too
+        large for its topic is refused here, in the event that made it, which is parked."""
+        cast(ChangelogAtCommitProducer, self.producer).refuse_oversized(
+            channel.get_topic_name(), key, value
+        )
+        self.outgoing.add(channel, key, value)
 
     async def send_held_table_writes(self) -> None:
         """Send the table writes held so far ahead of the commit (see

@@ -18,11 +18,13 @@ from faust.streams import _current_event
 from faust.types import TP
 from faust.types.tuples import FutureMessage, PendingMessage
 
+from streams.batches import BATCH_HEADER, Delivery, OutgoingBatches, pack
 from streams.commits import (
     ChangelogAtCommitProducer,
     CrmApp,
     EventGate,
     SourcePartitionTransactions,
+    sending_for,
     source_partition,
 )
 
@@ -123,7 +125,10 @@ class ProducerWithoutBroker(ChangelogAtCommitProducer):
         self.log_ = log
         self.outputs_delivered = outputs_delivered
         self.max_request_size = 16 << 20
-        self.app = SimpleNamespace(message_limits={"records-changelog": limit})
+        self.app = SimpleNamespace(
+            message_limits={"records-changelog": limit},
+            outgoing=OutgoingBatches(lambda topic: limit, source_partition, sending_for),
+        )
 
     async def flush(self) -> None:
         await self.outputs_delivered.wait()
@@ -197,43 +202,80 @@ def test_writes_taken_by_a_cancelled_commit_are_still_sent_and_awaited_by_the_ne
     ]
 
 
+def message(value: bytes, offset: int, *, batch: bool = False) -> Any:
+    """A Faust event of the topic ``crm.routed``, partition 0, as an agent's stream gives it."""
+    headers = [(BATCH_HEADER, b"1")] if batch else []
+    fields = SimpleNamespace(topic="crm.routed", partition=0, offset=offset, key=b"k")
+    return SimpleNamespace(message=SimpleNamespace(**vars(fields), headers=headers), value=value)
+
+
 class ListStream:
     """The part of a Faust stream that :meth:`CrmApp.process_each` uses."""
 
-    def __init__(self, events: list[str]) -> None:
+    def __init__(self, events: list[Any]) -> None:
         self._events = events
-        self.acked: list[str] = []
+        self.acked: list[int] = []
+        self.channel = SimpleNamespace(empty=lambda: True)
 
-    async def events(self) -> AsyncIterator[str]:
+    async def events(self) -> AsyncIterator[Any]:
         for event in self._events:
             yield event
 
-    async def ack(self, event: str) -> None:
-        self.acked.append(event)
+    async def ack(self, event: Any) -> None:
+        self.acked.append(event.message.offset)
 
 
-def test_an_event_whose_handler_fails_goes_to_on_failure_and_the_next_one_follows() -> None:
-    async def main() -> tuple[list[str], list[tuple[str, str]], list[str]]:
+def processed(
+    events: list[Any],
+) -> tuple[list[bytes | None], list[tuple[Delivery, str]], list[int]]:
+    """What :meth:`CrmApp.process_each` handled, sent to ``on_failure``, and acknowledged,
+    with a handler that fails on the value ``poison``."""
+
+    async def main() -> tuple[list[bytes | None], list[tuple[Delivery, str]], list[int]]:
         app = CrmApp("crmstream-unit-test")
-        handled: list[str] = []
-        failed: list[tuple[str, str]] = []
+        handled: list[bytes | None] = []
+        failed: list[tuple[Delivery, str]] = []
 
-        async def handle(event: Any) -> None:
-            if event == "poison":
+        async def handle(delivery: Delivery) -> None:
+            if delivery.value == b"poison":
                 raise ValueError("a bug of ours")
-            handled.append(event)
+            handled.append(delivery.value)
 
-        async def on_failure(event: Any, exc: Exception) -> None:
-            failed.append((event, str(exc)))
+        async def on_failure(delivery: Delivery, exc: Exception) -> None:
+            failed.append((delivery, str(exc)))
 
-        stream = ListStream(["first", "poison", "last"])
+        stream = ListStream(events)
         await app.process_each(cast(Any, stream), handle, on_failure=on_failure)
         return handled, failed, stream.acked
 
-    handled, failed, acked = run(main)
-    assert handled == ["first", "last"]
-    assert failed == [("poison", "a bug of ours")]
-    assert acked == ["first", "poison", "last"]  # the failed one too: parked, not lost
+    return run(main)
+
+
+def test_an_event_whose_handler_fails_goes_to_on_failure_and_the_next_one_follows() -> None:
+    handled, failed, acked = processed(
+        [message(b"first", 1), message(b"poison", 2), message(b"last", 3)]
+    )
+    assert handled == [b"first", b"last"]
+    assert failed == [(Delivery("crm.routed", 0, 2, b"k", b"poison"), "a bug of ours")]
+    assert acked == [1, 2, 3]  # the failed one too: parked, not lost
+
+
+def test_a_failed_item_of_a_batch_goes_to_on_failure_alone_and_the_items_after_it_follow() -> None:
+    batch = pack([(b"a", b"first"), (b"b", b"poison"), (b"c", b"last")])
+    handled, failed, acked = processed([message(batch, 1, batch=True), message(b"next", 2)])
+    assert handled == [b"first", b"last", b"next"]
+    assert failed == [(Delivery("crm.routed", 0, 1, b"b", b"poison", 1), "a bug of ours")]
+    assert acked == [1, 2]
+
+
+def test_a_batch_that_cannot_be_unpacked_goes_to_on_failure_whole() -> None:
+    broken = pack([(b"a", b"first")])[:-1]
+    handled, failed, acked = processed([message(broken, 1, batch=True), message(b"next", 2)])
+    assert handled == [b"next"]
+    [(delivery, reason)] = failed
+    assert delivery == Delivery("crm.routed", 0, 1, b"k", broken)
+    assert "cut short" in reason
+    assert acked == [1, 2]
 
 
 def test_a_table_write_over_its_changelog_limit_is_refused_in_its_event_not_at_the_commit() -> None:
@@ -263,6 +305,39 @@ def test_an_output_the_broker_refused_stops_the_commit_before_the_table_writes()
         return log
 
     assert run(main) == ["outputs delivered"]  # no table write, and no offset, after it
+
+
+class RecordingAgentTopic:
+    """A topic between agents that records each batch sent to it."""
+
+    partitions = 1
+
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+
+    def get_topic_name(self) -> str:
+        return "crm.match.by-key"
+
+    async def send(self, *, key: bytes, value: bytes, partition: int, headers: Any = None) -> None:
+        self.log.append(f"batch {value!r}")
+
+
+def test_the_table_writes_wait_for_the_batches_between_agents_of_the_same_events() -> None:
+    async def main() -> list[str]:
+        log: list[str] = []
+        channel, producer = delivering_at_once(log)
+        producer.app.outgoing.add(RecordingAgentTopic(log), b"block:1", b"request")
+        producer.send_soon(table_write(channel, b"lead:1", b"v1"))
+        await settle()
+        assert log == []  # both held
+        early = asyncio.create_task(producer.send_held_early(EventGate()))
+        await settle()
+        for delivery in channel.deliveries:
+            delivery.set_result(None)
+        await early
+        return log
+
+    assert run(main) == ["batch b'request'", "outputs delivered", "write b'lead:1'=b'v1'"]
 
 
 class Event:
