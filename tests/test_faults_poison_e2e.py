@@ -13,7 +13,9 @@ What they leave out, tested here through a real broker:
   the broker's default message limit: it comes out too, and so do its neighbours;
 - crmstream's own failures: undecodable messages on each internal topic (what a bug of ours
   or a foreign producer would put there) are parked as ``processing_failed`` from that topic,
-  counted, and every agent goes on: none crashes, so none is restarted in a loop.
+  counted, and every agent goes on: none crashes, so none is restarted in a loop. Of a batch
+  between agents (``streams.batches``) a broken item is parked alone and the items beside it
+  go on; a batch that cannot be unpacked is parked whole.
 """
 
 from __future__ import annotations
@@ -29,6 +31,10 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
+from schemas.ingest import ingest_message
+from schemas.mapping import DEFAULT_FIELD_MAPPING
+from schemas.outbound import SourcePosition
+from streams.batches import BATCH_HEADER, pack
 from streams.deployment import Deployment
 from streams.topic_reader import read_until
 from streams.topics import Topic
@@ -76,6 +82,22 @@ def contact(number: int) -> tuple[bytes, bytes]:
     )
 
 
+def routed(change: tuple[bytes, bytes]) -> tuple[bytes, bytes]:
+    """A change as the ingest agent routes it to its record: key and value."""
+    key, value = change
+    position = SourcePosition(topic="crm.changes", partition=0, offset=0)
+    [routed_change] = ingest_message(
+        value,
+        key,
+        position,
+        datetime.now(UTC),
+        source_format=None,
+        mapping=DEFAULT_FIELD_MAPPING,
+        max_bytes=1_048_576,
+    ).routed
+    return routed_change.record_key(), routed_change.to_json()
+
+
 def no_crash(worker: WorkerProcess) -> None:
     """The worker runs, and no agent crashed (Faust logs ``Crashed reason=`` before its
     supervisor restarts one)."""
@@ -83,13 +105,17 @@ def no_crash(worker: WorkerProcess) -> None:
     assert "Crashed reason" not in worker.log_path.read_text(errors="replace"), worker.log_tail()
 
 
-def produce(deployment: Deployment, messages: list[tuple[str, bytes | None, bytes]]) -> None:
+def produce(
+    deployment: Deployment,
+    messages: list[tuple[str, bytes | None, bytes]],
+    headers: list[tuple[str, bytes]] | None = None,
+) -> None:
     """(topic, key, value) in this order, acknowledged by the broker."""
     producer = KafkaProducer(
         bootstrap_servers=deployment.bootstrap, acks="all", max_request_size=4 * 1_048_576
     )
     for topic, key, value in messages:
-        producer.send(topic, key=key, value=value)
+        producer.send(topic, key=key, value=value, headers=headers)
     producer.flush()
     producer.close()
 
@@ -253,10 +279,19 @@ def test_internal_failures_are_parked_counted_and_no_agent_crash_loops(
         (deployment.topic(topic), f"garbage-{topic.value}".encode(), b"\x00 not json {")
         for topic in INTERNAL_TOPICS
     ]
+    # A batch with a garbage item beside a good routed change, and one cut short.
+    good_key, good_value = routed(contact(3))
+    beside = pack([(b"garbage-item", b"\x00 not json {"), (good_key, good_value)])
+    cut_short = pack([(b"garbage-whole", b"{}")])[:-1]
+    batches = [
+        (deployment.topic(Topic.ROUTED), good_key, beside),  # to the good change's partition
+        (deployment.topic(Topic.MATCH_REQUESTS), b"garbage-whole", cut_short),
+    ]
     after = [contact(1), contact(2)]  # through the record and block agents the garbage hit
     with deployment.worker() as worker:
         wait_until_ready([worker])
         produce(deployment, garbage)
+        produce(deployment, batches, headers=[(BATCH_HEADER, b"1")])
         produce(deployment, [(deployment.topic(Topic.CHANGES), k, v) for k, v in after])
         letters: list[dict[str, Any]] = []
         enriched: list[dict[str, Any]] = []
@@ -265,7 +300,7 @@ def test_internal_failures_are_parked_counted_and_no_agent_crash_loops(
             for record in batch:
                 value = orjson.loads(record.value)
                 (letters if record.topic.endswith("deadletter") else enriched).append(value)
-            return len(letters) >= len(garbage) and len(enriched) >= len(after)
+            return len(letters) >= len(garbage) + 2 and len(enriched) >= len(after) + 1
 
         read_until(
             deployment.bootstrap,
@@ -279,13 +314,24 @@ def test_internal_failures_are_parked_counted_and_no_agent_crash_loops(
         assert worker.stop() == 0, worker.log_tail()
 
     print(
-        f"[internal failures] {len(garbage)} undecodable messages on internal topics: "
-        f"{len(letters)} parked, {len(enriched)} of {len(after)} good changes enriched after them"
+        f"[internal failures] {len(garbage)} undecodable messages and {len(batches)} batches "
+        f"with a broken item or cut short on internal topics: {len(letters)} parked, "
+        f"{len(enriched)} of {len(after) + 1} good changes enriched"
     )
     assert sorted(letter["source_position"]["topic"] for letter in letters) == sorted(
-        topic for topic, _, _ in garbage
-    ), "one letter per garbage message, from its own topic"
+        topic for topic, _, _ in garbage + batches
+    ), "one letter per garbage message or item, from its own topic"
     assert {letter["errors"][0]["code"] for letter in letters} == {"processing_failed"}
     assert all(letter["original_value_b64"] for letter in letters), "the bytes, for a replay"
-    assert sorted(e["change"]["entity_id"] for e in enriched) == ["poison-c1", "poison-c2"]
-    assert metrics['crmstream_dead_letters_total{code="processing_failed"}'] == len(garbage)
+    by_key = {base64.b64decode(letter["original_key_b64"]): letter for letter in letters}
+    item = by_key[b"garbage-item"]  # parked alone: its own key and bytes, and its place
+    assert item["source_batch_index"] == 0
+    assert base64.b64decode(item["original_value_b64"]) == b"\x00 not json {"
+    assert by_key[b"garbage-whole"]["source_batch_index"] is None  # parked whole
+    assert base64.b64decode(by_key[b"garbage-whole"]["original_value_b64"]) == cut_short
+    assert sorted(e["change"]["entity_id"] for e in enriched) == [
+        "poison-c1",
+        "poison-c2",
+        "poison-c3",  # the good item beside the garbage one
+    ]
+    assert metrics['crmstream_dead_letters_total{code="processing_failed"}'] == len(garbage) + 2
