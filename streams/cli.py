@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -64,7 +65,23 @@ def worker() -> None:
     from streams.app import app
     from streams.log_limits import LimitedLogWorker
 
+    _collect_garbage_less_often()
     LimitedLogWorker(app, loglevel=settings.log_level).execute_from_commandline()
+
+
+def _collect_garbage_less_often() -> None:
+    """Keep what start-up loaded out of the cycle collector's way, and run it less often.
+
+    A worker holds about half a million objects the collector tracks (the decoded table values
+    it keeps, the models, what the imports made). Python's default thresholds scanned them all
+    every couple of seconds under load: 12 full collections took 2.9 s of an 8,000-event run,
+    up to 0.36 s each, a pause for every event in flight. Frozen at start and with the young
+    generation collected every 20,000 allocations instead of 700: 0.4 s, and 7% less CPU per
+    event in three paired runs (``bench.throughput``'s worker, 6,000 events). Objects are still
+    freed as soon as nothing refers to them; only garbage in reference cycles waits longer.
+    """
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
 
 
 @cli.command()
