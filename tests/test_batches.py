@@ -63,8 +63,8 @@ def test_a_key_goes_to_the_partition_the_producer_would_have_chosen(
     assert key_partition(key, partitions) == DefaultPartitioner()(key, every, every)
 
 
-def event(value: bytes, *, batch: bool, key: bytes = b"k") -> Any:
-    headers = [(BATCH_HEADER, b"1")] if batch else []
+def event(value: bytes, *, batch: bool, key: bytes = b"k", framing: bytes = b"1") -> Any:
+    headers = [(BATCH_HEADER, framing)] if batch else []
     message = SimpleNamespace(topic="t", partition=2, offset=7, key=key, headers=headers)
     return SimpleNamespace(message=message, value=value)
 
@@ -78,6 +78,8 @@ def test_an_event_carries_one_delivery_or_each_item_of_its_batch() -> None:
     ]
     with pytest.raises(ValueError, match="cut short"):
         deliveries_of(event(packed[:-1], batch=True))
+    with pytest.raises(ValueError, match="framing this version does not know: b'2'"):
+        deliveries_of(event(packed, batch=True, framing=b"2"))
 
 
 class SendingChannel:
