@@ -97,6 +97,12 @@ class SendingChannel:
         self.log.append((self.name, partition, CURRENT_SOURCE[-1], [k for k, _ in items]))
 
 
+def sending_at_once(name: str, partitions: int) -> SendingChannel:
+    at_once = asyncio.Event()
+    at_once.set()
+    return SendingChannel(name, partitions, [], at_once)
+
+
 CURRENT_SOURCE: list[TP | None] = [None]
 
 
@@ -125,10 +131,7 @@ def keys_for(partition: int, partitions: int, count: int) -> list[bytes]:
 
 def test_messages_for_one_partition_go_together_in_order_and_one_alone_goes_plain() -> None:
     async def main() -> list[Any]:
-        log: list[Any] = []
-        open_ = asyncio.Event()
-        open_.set()
-        channel = SendingChannel("answers", 4, log, open_)
+        channel = sending_at_once("answers", 4)
         source: list[TP | None] = [TP("changes", 0)]
         outgoing = batches(source)
         first, second, third = keys_for(1, 4, 3)
@@ -140,7 +143,7 @@ def test_messages_for_one_partition_go_together_in_order_and_one_alone_goes_plai
         assert outgoing.holding
         await outgoing.flush()
         assert not outgoing.holding
-        return log
+        return channel.log
 
     assert run(main) == [
         ("answers", 1, TP("changes", 0), keys_for(1, 4, 2)),
@@ -151,10 +154,7 @@ def test_messages_for_one_partition_go_together_in_order_and_one_alone_goes_plai
 
 def test_a_full_batch_is_closed_and_the_next_one_opened() -> None:
     async def main() -> list[int]:
-        log: list[Any] = []
-        open_ = asyncio.Event()
-        open_.set()
-        channel = SendingChannel("requests", 1, log, open_)
+        channel = sending_at_once("requests", 1)
         outgoing = batches([None], limit=64 * 1024)
         for n in range(MAX_ITEMS_PER_BATCH + 1):
             outgoing.add(cast(Any, channel), f"block-{n}".encode(), b"x" * 100)
@@ -162,7 +162,7 @@ def test_a_full_batch_is_closed_and_the_next_one_opened() -> None:
         for n in range(3):  # each over a third of what a message may take
             outgoing.add(cast(Any, channel), f"big-{n}".encode(), b"x" * 25_000)
         await outgoing.flush()
-        return [len(keys) for *_, keys in log]
+        return [len(keys) for *_, keys in channel.log]
 
     # 100 items; the 101st beside the first two big ones; the third big one in a batch of its own
     assert run(main) == [MAX_ITEMS_PER_BATCH, 3, 1]
