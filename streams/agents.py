@@ -431,11 +431,12 @@ async def _park_failure(delivery: Delivery, exc: Exception) -> None:
     record grown past the limit), else as ``processing_failed``, a failure of crmstream's
     own (a bug, or a message on an internal topic no producer of ours wrote), with its
     traceback in the log."""
+    where = (_position(delivery), delivery.index)
     if isinstance(exc, MessageSizeTooLargeError):
-        app.log.warning("parked the delivery at %r: %s", _position(delivery), exc)
+        app.log.warning("parked the delivery at %r (batch item %s): %s", *where, exc)
         await _park(delivery, [ErrorDetail(ErrorCode.RESULT_TOO_LARGE, str(exc))])
         return
-    app.log.exception("could not process the delivery at %r: parked", _position(delivery))
+    app.log.exception("could not process the delivery at %r (batch item %s): parked", *where)
     await _park(delivery, [internal_error(exc)])
 
 
