@@ -146,15 +146,19 @@ class _Batch:
     size: int
 
     def takes(self, size: int, budget: int) -> bool:
-        return len(self.items) < MAX_ITEMS_PER_BATCH and self.size + size <= budget
+        """Whether an item of ``size`` framed bytes still fits, beside the message's key
+        (the first item's)."""
+        key = self.items[0][0]
+        return len(self.items) < MAX_ITEMS_PER_BATCH and self.size + size + len(key) <= budget
 
 
 class OutgoingBatches:
     """Messages between agents, held and packed per source, topic and destination partition.
 
     ``message_limit`` gives the largest message a topic takes; ``source_partition`` the
-    input partition whose event is sending (its transaction under exactly-once);
-    ``sending_for`` a context in which a send counts as that partition's.
+    transaction the message being added belongs in (under exactly-once, that of the input
+    partition whose event sends it; None for none); ``sending_for`` a context in which a send
+    counts as that partition's.
     """
 
     def __init__(
@@ -181,7 +185,7 @@ class OutgoingBatches:
         partition = key_partition(key, channel.partitions)
         destination = _Destination(self._source_partition(), topic, partition)
         size = framed_size(key, value)
-        budget = self._message_limit(topic) - _RECORD_OVERHEAD_BYTES - len(key)
+        budget = self._message_limit(topic) - _RECORD_OVERHEAD_BYTES
         batch = self._open.get(destination)
         if batch is not None and not batch.takes(size, budget):
             self._full.append((destination, self._open.pop(destination)))

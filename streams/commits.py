@@ -48,6 +48,7 @@ from faust.streams import current_event
 from faust.transport.consumer import CONSUMER_PARTITIONS_REVOKED, TransactionManager
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
+from faust.types.enums import ProcessingGuarantee
 from faust.types.tuples import FutureMessage
 from faust.utils.tracing import traced_from_parent_span
 from mode import Service
@@ -517,9 +518,18 @@ class CrmApp(faust.App):
         """The messages agents send each other, held to go many to a Kafka message."""
         return OutgoingBatches(
             lambda topic: cast(ChangelogAtCommitProducer, self.producer).message_limit(topic),
-            source_partition,
+            self._transaction_of_sender,
             sending_for,
         )
+
+    def _transaction_of_sender(self) -> TP | None:
+        """Whose transaction a message between agents belongs in: under exactly-once, the
+        input partition's whose event sends it; else none, so that what every input
+        partition sends to one destination shares a batch."""
+        guarantee = cast(ProcessingGuarantee, self.conf.processing_guarantee)
+        if guarantee is ProcessingGuarantee.EXACTLY_ONCE:
+            return source_partition()
+        return None
 
     def hand_over(self, channel: faust.TopicT, key: bytes, value: bytes) -> None:
         """Send a message to another agent, in a batch (:mod:`streams.batches`); one too

@@ -18,7 +18,7 @@ from faust.streams import _current_event
 from faust.types import TP
 from faust.types.tuples import FutureMessage, PendingMessage
 
-from streams.batches import BATCH_HEADER, Delivery, OutgoingBatches, pack
+from streams.batches import BATCH_HEADER, Delivery, OutgoingBatches, pack, unpack
 from streams.commits import (
     ChangelogAtCommitProducer,
     CrmApp,
@@ -319,7 +319,8 @@ class RecordingAgentTopic:
         return "crm.match.by-key"
 
     async def send(self, *, key: bytes, value: bytes, partition: int, headers: Any = None) -> None:
-        self.log.append(f"batch {value!r}")
+        items = len(unpack(value)) if headers else 1
+        self.log.append(f"batch of {items} for {source_partition()}")
 
 
 def test_the_table_writes_wait_for_the_batches_between_agents_of_the_same_events() -> None:
@@ -337,7 +338,40 @@ def test_the_table_writes_wait_for_the_batches_between_agents_of_the_same_events
         await early
         return log
 
-    assert run(main) == ["batch b'request'", "outputs delivered", "write b'lead:1'=b'v1'"]
+    assert run(main) == ["batch of 1 for None", "outputs delivered", "write b'lead:1'=b'v1'"]
+
+
+@pytest.mark.parametrize(
+    ("guarantee", "expected"),
+    [
+        ("at_least_once", ["batch of 2 for None"]),  # no transactions: one batch for both
+        (
+            "exactly_once",
+            [
+                "batch of 1 for TP(topic='crm.changes', partition=0)",
+                "batch of 1 for TP(topic='crm.changes', partition=1)",
+            ],
+        ),
+    ],
+)
+def test_messages_between_agents_share_a_batch_across_input_partitions_unless_exactly_once(
+    guarantee: str, expected: list[str]
+) -> None:
+    async def main() -> list[str]:
+        log: list[str] = []
+        app = CrmApp("crmstream-unit-test", processing_guarantee=guarantee)
+        requests = RecordingAgentTopic(log)
+
+        async def agent(event: Event) -> None:
+            processing(event)
+            app.outgoing.add(cast(Any, requests), b"block:1", b"request")
+
+        for partition in (0, 1):
+            await asyncio.create_task(agent(Event("crm.changes", partition)))
+        await app.outgoing.flush()
+        return log
+
+    assert run(main) == expected
 
 
 class Event:
