@@ -523,8 +523,8 @@ class CrmApp(faust.App):
         )
 
     def _transaction_of_sender(self) -> TP | None:
-        """Whose transaction a message between agents belongs in: under exactly-once, the
-        input partition's whose event sends it; else none, so that what every input
+        """Whose transaction a message between agents belongs in: under exactly-once, that
+        of the input partition whose event sends it; else none, so that what every input
         partition sends to one destination shares a batch."""
         guarantee = cast(ProcessingGuarantee, self.conf.processing_guarantee)
         if guarantee is ProcessingGuarantee.EXACTLY_ONCE:
