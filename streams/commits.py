@@ -320,8 +320,8 @@ class ChangelogAtCommitProducer(faust_aiokafka.Producer):
         await asyncio.shield(self._send_held())
 
     async def send_held_early(self, gate: EventGate) -> None:
-        """Send the writes held so far, after the outputs, ahead of the commit, while the
-        agents go on.
+        """Send the batches between agents and the writes held so far, the writes after the
+        outputs, ahead of the commit, while the agents go on.
 
         A commit stops the agents while it sends what it holds. With a whole commit
         interval's writes held, the slowest events were the ones caught in that pause: at
@@ -540,9 +540,9 @@ class CrmApp(faust.App):
         self.outgoing.add(channel, key, value)
 
     async def send_held_table_writes(self) -> None:
-        """Send the table writes held so far ahead of the commit (see
-        :meth:`ChangelogAtCommitProducer.send_held_early`). A failure is left to the commit,
-        which waits for this sending, raises it and stops the worker."""
+        """Send the batches between agents and the table writes held so far ahead of the
+        commit (see :meth:`ChangelogAtCommitProducer.send_held_early`). A failure is left to
+        the commit, which waits for this sending, raises it and stops the worker."""
         with contextlib.suppress(Exception):
             await cast(ChangelogAtCommitProducer, self.producer).send_held_early(self.event_gate)
 
