@@ -21,6 +21,7 @@ between commits), since a table write must never reach Kafka before what its eve
 from __future__ import annotations
 
 import asyncio
+import functools
 import struct
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -127,8 +128,12 @@ def deliveries_of(event: faust.EventT[bytes]) -> list[Delivery]:
     ]
 
 
+@functools.lru_cache(maxsize=65_536)
 def key_partition(key: bytes, partitions: int) -> int:
-    """The partition Kafka's default partitioner gives ``key`` (and aiokafka's, and Faust's)."""
+    """The partition Kafka's default partitioner gives ``key`` (and aiokafka's, and Faust's).
+
+    Remembered for the keys seen last: aiokafka's murmur2 is pure Python, and the same
+    record and block keys come back with each answer, link and engagement news."""
     return (int(murmur2(key)) & 0x7FFFFFFF) % partitions
 
 

@@ -239,6 +239,25 @@ def test_a_verdict_survives_updates_and_old_identifiers_still_match() -> None:
     assert "contact:c3" in bus.matches["contact:c1"].links, "matched on c1's former mailbox"
 
 
+def test_an_update_outside_the_profile_comes_out_at_once_with_the_standing_verdict() -> None:
+    """Nothing to match again: the record is not held for its blocks, and keeps its verdict."""
+    bus = Bus(seed=5)
+    bus.change("contact", "c1", **ADA)
+    bus.change("contact", "c2", **ADA)
+    bus.run()
+    before = bus.matches["contact:c2"]
+    bus.change("contact", "c2", op="update", title="Countess")
+    bus.run_one(("changes", "contact:c2"))
+    [update] = bus.enriched[-1:]
+    assert update.change.event_id == "e3"
+    assert update.record.fields["title"] == "Countess"
+    assert update.duplicates == before.verdict()
+    assert update.duplicates.duplicate_of is not None
+    assert update.duplicates.duplicate_of.key() == "contact:c1"
+    assert bus.matches["contact:c2"] == before, "the match state is as it was"
+    assert not any(bus.queues.values()), "no block was asked"
+
+
 def test_a_deleted_record_leaves_its_blocks_and_its_pairs() -> None:
     bus = Bus(seed=4)
     bus.change("contact", "c1", **ADA)

@@ -386,16 +386,9 @@ def on_record(
         effects.index_requests.extend(_asked_again(state))
     if record.deleted or record.merged_into is not None:
         state = _gone(state, enriched.change.occurred_at, now, effects)
-        return _queue(
-            state,
-            Pending(seq=state.seq, matching=False, enriched=_json(enriched)),
-            judge,
-            now,
-            effects,
-        )
+        return _queue(state, enriched, judge, now, effects)
     if profile == state.profile and not state.gone:
-        waiting = Pending(seq=state.seq, matching=False, enriched=_json(enriched))
-        return _queue(state, waiting, judge, now, effects)
+        return _queue(state, enriched, judge, now, effects)
     seq = state.seq + 1
     member = Member(key=key, created_at=state.created_at, cluster=state.cluster, profiles=[profile])
     effects.index_requests.extend(
@@ -412,8 +405,7 @@ def on_record(
     state = state.model_copy(
         update={"profile": profile, "keys": every_key, "seq": seq, "gone": False}
     )
-    waiting = Pending(seq=seq, matching=True, awaiting=new_keys, enriched=_json(enriched))
-    return _queue(state, waiting, judge, now, effects)
+    return _queue(state, enriched, judge, now, effects, awaiting=new_keys)
 
 
 def _asked_again(state: MatchState) -> list[IndexRequest]:
@@ -575,9 +567,30 @@ def _json(enriched: EnrichedRecord) -> str:
 
 
 def _queue(
-    state: MatchState, waiting: Pending, judge: PairJudge, now: datetime, effects: Effects
+    state: MatchState,
+    enriched: EnrichedRecord,
+    judge: PairJudge,
+    now: datetime,
+    effects: Effects,
+    *,
+    awaiting: list[str] | None = None,
 ) -> tuple[MatchState, Effects]:
-    """Enriched records leave in change order: one waits behind earlier ones still matching."""
+    """Enriched records leave in change order: one waits behind earlier ones still matching.
+
+    ``awaiting``: the blocks asked for a new matching round (state.seq); None for no round.
+    A record with nothing ahead of it and no block to wait for leaves at once, as it is (a
+    round without answers has no candidates to decide): only a record that waits is kept in
+    the state, as JSON, and read back when it leaves.
+    """
+    if not state.pending and not awaiting:
+        effects.enriched.append(enriched.model_copy(update={"duplicates": state.verdict()}))
+        return state, effects
+    waiting = Pending(
+        seq=state.seq,
+        matching=awaiting is not None,
+        awaiting=awaiting or [],
+        enriched=_json(enriched),
+    )
     return _flush(
         state.model_copy(update={"pending": [*state.pending, waiting]}), judge, now, effects
     )
