@@ -1,9 +1,11 @@
 """Throughput and latency of the full pipeline beside two ceilings, on one broker and one input.
 
-``python -m bench.throughput [--events N] [--runs R] [--workers W]`` generates ``N`` CRM
+``python -m bench.throughput [--events N] [--runs R] [--workers W] [--partitions P]`` generates
+``N`` CRM
 changes (``streams.generator``: mixed entity types, duplicates, outcome labels and invalid
-messages in their usual shares), preloads them into a fresh deployment's ``crm.changes``,
-then, for each of ``R`` runs (median reported):
+messages in their usual shares), preloads them into a fresh deployment's ``crm.changes``
+(its topics with ``P`` partitions each, the deployment default unless told), then, for each of
+``R`` runs (median reported):
 
 * **pipeline**: ``crmstream worker`` with every step (ingest, merge, standardize, match,
   score, learn) works through the backlog; events/s over the span from its first output to
@@ -46,6 +48,7 @@ from streams.deployment import Deployment, count_changes
 from streams.generator import CrmSimulation, GeneratedEvent
 from streams.kafka_admin import ensure_topics
 from streams.publish import publish_events
+from streams.settings import load_settings
 from streams.topic_reader import end_offsets, read_records, reader, topic_partitions
 from streams.topics import Table, Topic, TopicSpec, changelog_name
 from streams.worker_process import WorkerProcess, wait_until_ready
@@ -220,12 +223,22 @@ def _ceiling(kind: str, deployment: Deployment, output: str) -> WorkerProcess:
     )
 
 
-def _deployment(bootstrap: str, workdir: Path, generated: list[GeneratedEvent]) -> Deployment:
-    """A fresh deployment with ``generated`` preloaded on its input topic."""
+def _fresh_deployment(bootstrap: str, workdir: Path, partitions: int) -> Deployment:
+    """Topics of a deployment of its own, with ``partitions`` each."""
     run_id = uuid.uuid4().hex[:8]
-    deployment = Deployment.create(
-        bootstrap, (f"bench-{run_id}.crm.", f"crmstream-bench-{run_id}"), workdir / run_id
+    return Deployment.create(
+        bootstrap,
+        (f"bench-{run_id}.crm.", f"crmstream-bench-{run_id}"),
+        workdir / run_id,
+        topic_partitions=str(partitions),
     )
+
+
+def _deployment(
+    bootstrap: str, workdir: Path, generated: list[GeneratedEvent], partitions: int
+) -> Deployment:
+    """A fresh deployment with ``generated`` preloaded on its input topic."""
+    deployment = _fresh_deployment(bootstrap, workdir, partitions)
     publish_events(
         generated, bootstrap_servers=bootstrap, topic=deployment.topic(Topic.CHANGES),
         rate=None, progress=False,
@@ -256,10 +269,14 @@ def measure_pipeline(
 
 
 def measure_round(
-    bootstrap: str, workdir: Path, generated: list[GeneratedEvent], timeout: float
+    bootstrap: str,
+    workdir: Path,
+    generated: list[GeneratedEvent],
+    timeout: float,
+    partitions: int,
 ) -> tuple[list[Measurement], Traffic]:
     """The pipeline (one worker) and both ceilings on one preloaded input."""
-    deployment = _deployment(bootstrap, workdir, generated)
+    deployment = _deployment(bootstrap, workdir, generated, partitions)
     results = [measure_pipeline(deployment, generated, 1, timeout)]
     traffic = measure_traffic(deployment, len(generated))
     for kind in ("faust", "aiokafka"):
@@ -280,15 +297,16 @@ def measure_round(
 
 
 def measure_latency(
-    bootstrap: str, workdir: Path, generated: list[GeneratedEvent], rate: float
+    bootstrap: str,
+    workdir: Path,
+    generated: list[GeneratedEvent],
+    rate: float,
+    partitions: int,
 ) -> Latency:
     """The pipeline fed ``generated`` at ``rate`` events/s, without producer linger: from an
     input message's CreateTime (set when it is handed to the producer) to reading its enriched
     record on ``crm.enriched``, per first change of each valid message."""
-    run_id = uuid.uuid4().hex[:8]
-    deployment = Deployment.create(
-        bootstrap, (f"bench-{run_id}.crm.", f"crmstream-bench-{run_id}"), workdir / run_id
-    )
+    deployment = _fresh_deployment(bootstrap, workdir, partitions)
     received_at: dict[str, float] = {}
     enriched = deployment.topic(Topic.ENRICHED)
     stop = threading.Event()
@@ -379,20 +397,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=DEFAULT_EVENTS)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--workers", type=int, default=1, choices=(1, 2))
+    parser.add_argument(
+        "--partitions",
+        type=int,
+        help="partitions of each topic (default: the deployment's, CRMSTREAM_TOPIC_PARTITIONS)",
+    )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument(
         "--latency-seconds", type=float, default=60.0, help="seconds of fixed-rate traffic"
     )
     parser.add_argument("--timeout", type=float, default=3600.0, help="per measurement")
     args = parser.parse_args(argv)
+    partitions = args.partitions or load_settings().topic_partitions
     generated = list(CrmSimulation(args.seed).events(args.events))
-    report: dict[str, Any] = {"events": args.events, "runs": args.runs, "seed": args.seed}
+    report: dict[str, Any] = {
+        "events": args.events,
+        "runs": args.runs,
+        "seed": args.seed,
+        "partitions": partitions,
+    }
     with (
         tempfile.TemporaryDirectory(prefix="crmstream-bench-") as tmp,
         kafka_broker(Path(tmp)) as bootstrap,
     ):
         measured_rounds = [
-            measure_round(bootstrap, Path(tmp), generated, args.timeout) for _ in range(args.runs)
+            measure_round(bootstrap, Path(tmp), generated, args.timeout, partitions)
+            for _ in range(args.runs)
         ]
         rounds = [measured for measured, _ in measured_rounds]
         traffic = measured_rounds[0][1]  # the same input makes the same messages
@@ -404,7 +434,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.workers == 2:
             two = [
                 measure_pipeline(
-                    _deployment(bootstrap, Path(tmp), generated), generated, 2, args.timeout
+                    _deployment(bootstrap, Path(tmp), generated, partitions),
+                    generated,
+                    2,
+                    args.timeout,
                 )
                 for _ in range(args.runs)
             ]
@@ -412,7 +445,8 @@ def main(argv: list[str] | None = None) -> int:
             report["speed_up_two_workers"] = round(rows[1].events_per_s / pipeline.events_per_s, 2)
         rate = max(1.0, pipeline.events_per_s / 2.0)
         count = min(len(generated), max(100, int(rate * args.latency_seconds)))
-        latency = measure_latency(bootstrap, Path(tmp), generated[:count], rate)
+        latency = measure_latency(bootstrap, Path(tmp), generated[:count], rate, partitions)
+    print(f"topics of {partitions} partitions")
     print(_table(rows, faust, aiokafka))
     bound = faust.events_per_s / traffic.hops_per_input
     print(
