@@ -91,7 +91,13 @@ class Settings(BaseSettings):
         default="crm.", description="Prefix of every topic name, e.g. 'crm.' gives 'crm.changes'."
     )
     topic_partitions: int = Field(
-        default=4, ge=1, le=1000, description="Partitions of the topics crmstream creates."
+        default=4,
+        ge=1,
+        le=1000,
+        description="Partitions of the topics crmstream creates: the most workers that can "
+        "share the work. Each partition a worker holds costs it CPU and latency (every fetch "
+        "asks for all of them; batches between agents split per partition): choose it for "
+        "the most workers you will run.",
     )
     topic_replication_factor: int = Field(
         default=1, ge=1, le=10, description="Replication factor of the topics crmstream creates."
