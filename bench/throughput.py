@@ -1,11 +1,10 @@
 """Throughput and latency of the full pipeline beside two ceilings, on one broker and one input.
 
-``python -m bench.throughput [--events N] [--runs R] [--workers W] [--partitions P]`` generates
-``N`` CRM
-changes (``streams.generator``: mixed entity types, duplicates, outcome labels and invalid
-messages in their usual shares), preloads them into a fresh deployment's ``crm.changes``
-(its topics with ``P`` partitions each, the deployment default unless told), then, for each of
-``R`` runs (median reported):
+``python -m bench.throughput [--events N] [--runs R] [--workers W] [--partitions P]``
+generates ``N`` CRM changes (``streams.generator``: mixed entity types, duplicates, outcome
+labels and invalid messages in their usual shares), preloads them into a fresh deployment's
+``crm.changes`` (its topics with ``P`` partitions each, the deployment default unless told),
+then, for each of ``R`` runs (median reported):
 
 * **pipeline**: ``crmstream worker`` with every step (ingest, merge, standardize, match,
   score, learn) works through the backlog; events/s over the span from its first output to
