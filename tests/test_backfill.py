@@ -129,8 +129,10 @@ def test_an_override_to_a_non_canonical_field_is_refused() -> None:
 def test_the_replay_command_publishes_rows_and_lists_rejects(
     kafka_bootstrap: str, isolated_names: tuple[str, str], tmp_path: Path
 ) -> None:
-    prefix, _ = isolated_names
-    settings = Settings.model_validate({"topic_prefix": prefix, "topic_partitions": 1})
+    prefix, app_id = isolated_names
+    settings = Settings.model_validate(
+        {"topic_prefix": prefix, "app_id": app_id, "topic_partitions": 1}
+    )
     ensure_topics(kafka_bootstrap, topic_specs(settings))
     export = tmp_path / "leads.csv"
     export.write_text(
@@ -143,6 +145,8 @@ def test_the_replay_command_publishes_rows_and_lists_rejects(
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "CRMSTREAM_TOPIC_PREFIX": prefix,
+        "CRMSTREAM_APP_ID": app_id,
+        "CRMSTREAM_TOPIC_PARTITIONS": "1",
     }
     result = subprocess.run(
         [
