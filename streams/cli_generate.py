@@ -91,6 +91,8 @@ def generate(
             progress=sys.stdout.isatty(),
             total=count,
         )
+    except ConfigurationError as exc:  # the topics exist with another partition count
+        fail(str(exc), USAGE_ERROR)
     except PublishError as exc:
         fail(str(exc), RUN_ERROR)
     except KafkaError as exc:

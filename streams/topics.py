@@ -54,6 +54,19 @@ _WHOLE_RECORDS: frozenset[Topic] = frozenset({Topic.ROUTED, Topic.ENRICHED})
 _SINGLE_PARTITION: frozenset[Topic] = frozenset(
     {Topic.MATCH_LEARNING, Topic.MODEL_LEARNING, Topic.MODELS}
 )
+# Internal topics keyed so that a message reaches the partition that holds its state (a
+# record's, a block's, a learner's): their partition count is part of the routing.
+_ROUTED_TO_STATE: frozenset[Topic] = frozenset(
+    {
+        Topic.ROUTED,
+        Topic.MATCH_REQUESTS,
+        Topic.MATCH_ANSWERS,
+        Topic.MATCH_LINKS,
+        Topic.ENGAGEMENT,
+        Topic.MATCH_LEARNING,
+        Topic.MODEL_LEARNING,
+    }
+)
 # Model checkpoints (pickled River pipelines) outgrow the broker's 1 MiB default; a rollback
 # command carries one to the learner.
 MODEL_CHECKPOINT_MAX_BYTES = 16 * 1_048_576
@@ -84,6 +97,9 @@ class TopicSpec:
     partitions: int
     replication_factor: int
     config: dict[str, str] = field(default_factory=dict)
+    routed_to_state: bool = False
+    """Keys find their state by partition number (an internal keyed topic, a changelog): an
+    existing topic with another partition count would send them where their state is not."""
 
 
 def topic_name(settings: Settings, topic: Topic) -> str:
@@ -143,6 +159,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
                 partitions=1 if topic in _SINGLE_PARTITION else settings.topic_partitions,
                 replication_factor=settings.topic_replication_factor,
                 config=config,
+                routed_to_state=topic in _ROUTED_TO_STATE,
             )
         )
     records = {"cleanup.policy": "compact", "max.message.bytes": str(record_max_bytes(settings))}
@@ -157,6 +174,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
             partitions=table_partitions(settings, table),
             replication_factor=settings.topic_replication_factor,
             config=changelog_configs.get(table, {"cleanup.policy": "compact"}),
+            routed_to_state=True,
         )
         for table in Table
     )

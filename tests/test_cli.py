@@ -146,3 +146,32 @@ def _format_of(value: bytes) -> str:
         return detect_format(orjson.loads(value)).value
     except (orjson.JSONDecodeError, InvalidChange):
         return "broken"
+
+
+@pytest.mark.kafka
+def test_a_worker_on_topics_of_another_partition_count_stops_naming_them(
+    kafka_bootstrap: str, isolated_names: tuple[str, str]
+) -> None:
+    """Keys would be routed by one count and their table state kept by another."""
+    prefix, app_id = isolated_names
+    made_with_two = environment(
+        KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap,
+        CRMSTREAM_TOPIC_PREFIX=prefix,
+        CRMSTREAM_APP_ID=app_id,
+        CRMSTREAM_TOPIC_PARTITIONS="2",
+    )
+    created = run("topics", "create", env=made_with_two)
+    assert created.returncode == 0, created.stderr
+    assert run("topics", "create", env=made_with_two).returncode == 0, "the same count is fine"
+
+    result = run("worker", env={**made_with_two, "CRMSTREAM_TOPIC_PARTITIONS": "4"})
+    assert result.returncode == 2
+    assert (
+        f"{prefix}changes.by-record has 2 partitions where these settings give 4" in result.stderr
+    )
+    assert f"{app_id}-records-changelog has 2 partitions where" in result.stderr
+    assert "CRMSTREAM_TOPIC_PARTITIONS" in result.stderr
+    assert f"{prefix}enriched" not in result.stderr, (
+        "an output topic's count is its readers' affair"
+    )
+    assert "Traceback" not in result.stderr
