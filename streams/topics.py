@@ -54,18 +54,16 @@ _WHOLE_RECORDS: frozenset[Topic] = frozenset({Topic.ROUTED, Topic.ENRICHED})
 _SINGLE_PARTITION: frozenset[Topic] = frozenset(
     {Topic.MATCH_LEARNING, Topic.MODEL_LEARNING, Topic.MODELS}
 )
-# Internal topics keyed so that a message reaches the partition that holds its state (a
-# record's, a block's, a learner's): their partition count is part of the routing.
-_ROUTED_TO_STATE: frozenset[Topic] = frozenset(
-    {
-        Topic.ROUTED,
-        Topic.MATCH_REQUESTS,
-        Topic.MATCH_ANSWERS,
-        Topic.MATCH_LINKS,
-        Topic.ENGAGEMENT,
-        Topic.MATCH_LEARNING,
-        Topic.MODEL_LEARNING,
-    }
+# The topics between agents, each keyed so that a message reaches the partition that holds
+# its state (a record's, a block's, a learner's): their partition count is part of the routing.
+INTERNAL_TOPICS: tuple[Topic, ...] = (
+    Topic.ROUTED,
+    Topic.MATCH_REQUESTS,
+    Topic.MATCH_ANSWERS,
+    Topic.MATCH_LINKS,
+    Topic.ENGAGEMENT,
+    Topic.MATCH_LEARNING,
+    Topic.MODEL_LEARNING,
 )
 # Model checkpoints (pickled River pipelines) outgrow the broker's 1 MiB default; a rollback
 # command carries one to the learner.
@@ -159,7 +157,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
                 partitions=1 if topic in _SINGLE_PARTITION else settings.topic_partitions,
                 replication_factor=settings.topic_replication_factor,
                 config=config,
-                routed_to_state=topic in _ROUTED_TO_STATE,
+                routed_to_state=topic in INTERNAL_TOPICS,
             )
         )
     records = {"cleanup.policy": "compact", "max.message.bytes": str(record_max_bytes(settings))}

@@ -37,7 +37,7 @@ from schemas.outbound import SourcePosition
 from streams.batches import BATCH_HEADER, pack
 from streams.deployment import Deployment
 from streams.topic_reader import read_until
-from streams.topics import Topic
+from streams.topics import INTERNAL_TOPICS, Topic
 from streams.worker_process import WorkerProcess, wait_until_ready
 from tests.faults import Expectation, collect, native_change
 
@@ -258,17 +258,6 @@ def test_a_record_grown_past_the_limit_parks_its_changes_and_keeps_its_last_stat
     assert sorted(every_id) == sorted(f"grow-1-{n}" for n in range(len(growing))), "each once"
     states = [e["record"]["changes_applied"] for e in enriched]
     assert states == list(range(1, len(enriched) + 1)), "the parked ones left the state alone"
-
-
-INTERNAL_TOPICS = (
-    Topic.ROUTED,
-    Topic.MATCH_REQUESTS,
-    Topic.MATCH_ANSWERS,
-    Topic.MATCH_LINKS,
-    Topic.ENGAGEMENT,
-    Topic.MATCH_LEARNING,
-    Topic.MODEL_LEARNING,
-)
 
 
 def test_internal_failures_are_parked_counted_and_no_agent_crash_loops(
