@@ -349,7 +349,7 @@ def measure_latency(
     sent_at = {
         timed[record.value]: record.timestamp / 1000.0 for record in inputs if record.value in timed
     }
-    latencies = sorted(
+    latencies: list[float] = sorted(
         1000.0 * (received_at[event_id] - sent) for event_id, sent in sent_at.items()
         if event_id in received_at
     )  # fmt: skip
