@@ -407,6 +407,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--timeout", type=float, default=3600.0, help="per measurement")
     args = parser.parse_args(argv)
+    if args.partitions is not None and args.partitions < 1:
+        parser.error(f"--partitions must be at least 1, not {args.partitions}")
     partitions = args.partitions or load_settings().topic_partitions
     generated = list(CrmSimulation(args.seed).events(args.events))
     report: dict[str, Any] = {
